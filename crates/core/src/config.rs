@@ -1,0 +1,1124 @@
+//! Configuration: defaults → optional file (`--config`) → the seed documents'
+//! variables (`NATS_URL`, `NATS_NAMESPACE`, `REDIS_URL`) → `FAULTLINE_…`
+//! variables (`__` separates nesting levels), then validation.
+//!
+//! Every key is known: an unknown key in the file or in a `FAULTLINE_`
+//! variable is an error, so a typo never silently falls back to a default.
+//! Secrets are typed ([`Secret`]) and URLs are redacted whenever the config is
+//! printed or logged.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::names::{self, Namespace, ServiceName};
+
+/// Exit code of a process that stops because of its configuration (sysexits' EX_CONFIG).
+pub const EXIT_CONFIG: i32 = 78;
+
+/// The prefix of faultline's environment variables.
+pub const ENV_PREFIX: &str = "FAULTLINE";
+
+/// A configuration problem, naming the key and the bad value.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file or an environment variable could not be read or parsed.
+    #[error("cannot load configuration: {0}")]
+    Load(String),
+    /// Values that parse but are not acceptable.
+    #[error("invalid configuration:\n{}", .0.iter().map(|i| format!("  - {i}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Invalid>),
+}
+
+/// One invalid value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// Dotted key, as in the file (`nats.url`).
+    pub key: String,
+    /// The refused value (redacted when secret).
+    pub value: String,
+    /// Why it was refused.
+    pub problem: String,
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} = {:?}: {} (env {})",
+            self.key,
+            self.value,
+            self.problem,
+            env_var_for(&self.key)
+        )
+    }
+}
+
+/// The environment variable that sets a dotted key.
+pub fn env_var_for(key: &str) -> String {
+    format!(
+        "{ENV_PREFIX}_{}",
+        key.replace('.', "__").to_ascii_uppercase()
+    )
+}
+
+/// A string that never prints: `Debug`, `Display` and `Serialize` show `***`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("***")
+    }
+}
+
+/// A URL (or comma-separated list of URLs) that may carry credentials.
+/// It prints with the password replaced by `***`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Url(String);
+
+impl Url {
+    /// Wraps a URL.
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    /// The URL with its credentials, for the client that connects.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// The URL with any password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        redact_url(&self.0)
+    }
+}
+
+impl fmt::Debug for Url {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Display for Url {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl Serialize for Url {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.redacted())
+    }
+}
+
+/// Replaces the password (or a lone token) in `scheme://user:pass@host` with `***`,
+/// for each URL of a comma-separated list.
+pub fn redact_url(urls: &str) -> String {
+    urls.split(',')
+        .map(|url| {
+            let Some(scheme_end) = url.find("://") else {
+                return url.to_owned();
+            };
+            let rest = &url[scheme_end + 3..];
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            let authority = &rest[..authority_end];
+            let Some(at) = authority.rfind('@') else {
+                return url.to_owned();
+            };
+            let userinfo = &authority[..at];
+            let redacted = match userinfo.split_once(':') {
+                Some((user, _)) => format!("{user}:***"),
+                None => "***".to_owned(),
+            };
+            format!("{}{}{}", &url[..scheme_end + 3], redacted, &rest[at..])
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The whole configuration of a faultline process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Project namespace: `[a-z0-9_]+`. Also read from `NATS_NAMESPACE`.
+    pub namespace: String,
+    /// This process's instance id in readiness signals (default: hostname-pid).
+    pub instance: Option<String>,
+    /// NATS connection.
+    pub nats: NatsConfig,
+    /// Redis connection.
+    pub redis: RedisConfig,
+    /// Logs and traces.
+    pub telemetry: TelemetryConfig,
+    /// Readiness signals in Redis.
+    pub readiness: ReadinessConfig,
+    /// The startup gate.
+    pub gate: GateConfig,
+    /// Graceful shutdown.
+    pub shutdown: ShutdownConfig,
+    /// Stream provisioning.
+    pub provision: ProvisionConfig,
+    /// The health-checker's checks.
+    pub health: HealthConfig,
+    /// Where every service listens and what it depends on.
+    pub services: ServicesConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            namespace: "faultline".into(),
+            instance: None,
+            nats: NatsConfig::default(),
+            redis: RedisConfig::default(),
+            telemetry: TelemetryConfig::default(),
+            readiness: ReadinessConfig::default(),
+            gate: GateConfig::default(),
+            shutdown: ShutdownConfig::default(),
+            provision: ProvisionConfig::default(),
+            health: HealthConfig::default(),
+            services: ServicesConfig::default(),
+        }
+    }
+}
+
+/// NATS connection settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NatsConfig {
+    /// Server URL, or a comma-separated list for a cluster. Also read from `NATS_URL`.
+    pub url: Url,
+    /// A `.creds` file (JWT + nkey seed).
+    pub credentials_file: Option<PathBuf>,
+    /// User name for user/password auth.
+    pub user: Option<String>,
+    /// Password for user/password auth (prefer `password_file`).
+    pub password: Option<Secret>,
+    /// File holding the password.
+    pub password_file: Option<PathBuf>,
+    /// File holding an auth token.
+    pub token_file: Option<PathBuf>,
+    /// PEM CA bundle; setting it requires TLS.
+    pub tls_ca_file: Option<PathBuf>,
+    /// Timeout of one connection attempt.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Attempts before giving up at start.
+    pub connect_attempts: u32,
+    /// First backoff between attempts; doubles up to `backoff_max`.
+    #[serde(with = "humantime_serde")]
+    pub backoff_initial: Duration,
+    /// Largest backoff between attempts.
+    #[serde(with = "humantime_serde")]
+    pub backoff_max: Duration,
+    /// Timeout of a JetStream API request.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        Self {
+            url: Url::new("nats://127.0.0.1:4222"),
+            credentials_file: None,
+            user: None,
+            password: None,
+            password_file: None,
+            token_file: None,
+            tls_ca_file: None,
+            connect_timeout: Duration::from_secs(5),
+            connect_attempts: 10,
+            backoff_initial: Duration::from_millis(200),
+            backoff_max: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Redis connection settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://[user:password@]host:port[/db]`. Also read from `REDIS_URL`.
+    pub url: Url,
+    /// File holding the password (overrides one in the URL).
+    pub password_file: Option<PathBuf>,
+    /// Timeout of connecting and of one command.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Attempts before giving up at start.
+    pub connect_attempts: u32,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: Url::new("redis://127.0.0.1:6379"),
+            password_file: None,
+            timeout: Duration::from_secs(2),
+            connect_attempts: 10,
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Plain,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logs and traces.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// `tracing` env-filter directives; `RUST_LOG` overrides it when set.
+    pub log_filter: String,
+    /// `plain` or `json`.
+    pub log_format: LogFormat,
+    /// OTLP/gRPC endpoint (`http://127.0.0.1:4317`); traces are exported only when set.
+    pub otlp_endpoint: Option<String>,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            log_filter: "info".into(),
+            log_format: LogFormat::Plain,
+            otlp_endpoint: None,
+        }
+    }
+}
+
+/// Readiness signals: leases in Redis.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReadinessConfig {
+    /// Lifetime of a signal; a process that stops renewing it is gone after this.
+    #[serde(with = "humantime_serde")]
+    pub ttl: Duration,
+    /// How often a signal is renewed (at most a third of `ttl`).
+    #[serde(with = "humantime_serde")]
+    pub renew_interval: Duration,
+}
+
+impl Default for ReadinessConfig {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(15),
+            renew_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The startup gate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GateConfig {
+    /// How often dependencies' signals are read.
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+    /// How often "waits for" is logged while waiting.
+    #[serde(with = "humantime_serde")]
+    pub log_interval: Duration,
+}
+
+impl Default for GateConfig {
+    fn default() -> Self {
+        Self {
+            poll_interval: Duration::from_millis(500),
+            log_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Graceful shutdown.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShutdownConfig {
+    /// Time given to in-flight work after SIGTERM before the process exits anyway.
+    #[serde(with = "humantime_serde")]
+    pub grace_period: Duration,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        Self {
+            // Below Docker's and compose's default stop timeout of 10 s.
+            grace_period: Duration::from_secs(8),
+        }
+    }
+}
+
+/// Where one kind of stream keeps its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Storage {
+    /// On disk (the default).
+    File,
+    /// In memory (tests, throwaway setups).
+    Memory,
+}
+
+/// One environment's error stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EnvironmentStream {
+    /// Duplicate window of `Nats-Msg-Id`.
+    #[serde(with = "humantime_serde")]
+    pub dedup_window: Duration,
+    /// How long an unprocessed error is kept.
+    #[serde(with = "humantime_serde")]
+    pub max_age: Duration,
+}
+
+impl Default for EnvironmentStream {
+    fn default() -> Self {
+        Self {
+            dedup_window: Duration::from_secs(24 * 3600),
+            max_age: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// Stream provisioning.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProvisionConfig {
+    /// Provision (create or update) the streams when a service starts.
+    pub on_start: bool,
+    /// Stream replicas: 1 for a single server, 3 on a cluster.
+    pub replicas: usize,
+    /// `file` or `memory`.
+    pub storage: Storage,
+    /// Environments, each with its own error stream `{NS}_{ENV}_ERRORS`.
+    pub environments: BTreeMap<String, EnvironmentStream>,
+}
+
+impl Default for ProvisionConfig {
+    fn default() -> Self {
+        Self {
+            on_start: false,
+            replicas: 1,
+            storage: Storage::File,
+            environments: ["staging", "production"]
+                .into_iter()
+                .map(|e| (e.to_owned(), EnvironmentStream::default()))
+                .collect(),
+        }
+    }
+}
+
+/// The health-checker's checks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HealthConfig {
+    /// How often every component is checked.
+    #[serde(with = "humantime_serde")]
+    pub check_interval: Duration,
+    /// Timeout of one check.
+    #[serde(with = "humantime_serde")]
+    pub check_timeout: Duration,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        Self {
+            check_interval: Duration::from_secs(2),
+            check_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Where a service listens, where others reach it, and what it waits for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceEndpoint {
+    /// Where others reach its gRPC port (`host:port`).
+    pub grpc_addr: String,
+    /// Where others reach its admin HTTP port (`/livez`, `/readyz`, `/metrics`).
+    pub admin_addr: String,
+    /// Local address to bind for gRPC (default: `grpc_addr` if it is an IP, else 0.0.0.0 and its port).
+    #[serde(default)]
+    pub grpc_listen: Option<SocketAddr>,
+    /// Local address to bind for admin HTTP (default: as for `grpc_listen`).
+    #[serde(default)]
+    pub admin_listen: Option<SocketAddr>,
+    /// Services that must be ready before this one reports SERVING
+    /// (a list, or a comma-separated string from the environment).
+    #[serde(default, deserialize_with = "de_service_list")]
+    pub depends_on: Vec<ServiceName>,
+}
+
+impl ServiceEndpoint {
+    fn new(grpc_port: u16, admin_port: u16, depends_on: &[ServiceName]) -> Self {
+        Self {
+            grpc_addr: format!("127.0.0.1:{grpc_port}"),
+            admin_addr: format!("127.0.0.1:{admin_port}"),
+            grpc_listen: None,
+            admin_listen: None,
+            depends_on: depends_on.to_vec(),
+        }
+    }
+
+    /// The address to bind for gRPC.
+    pub fn grpc_bind(&self) -> Result<SocketAddr, String> {
+        listen_addr(self.grpc_listen, &self.grpc_addr)
+    }
+
+    /// The address to bind for admin HTTP.
+    pub fn admin_bind(&self) -> Result<SocketAddr, String> {
+        listen_addr(self.admin_listen, &self.admin_addr)
+    }
+}
+
+fn listen_addr(explicit: Option<SocketAddr>, advertised: &str) -> Result<SocketAddr, String> {
+    if let Some(addr) = explicit {
+        return Ok(addr);
+    }
+    if let Ok(addr) = advertised.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let port = advertised
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse::<u16>().ok())
+        .ok_or_else(|| "expected host:port".to_owned())?;
+    Ok(SocketAddr::from(([0, 0, 0, 0], port)))
+}
+
+fn de_service_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ServiceName>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrString {
+        List(Vec<String>),
+        Str(String),
+    }
+    let items = match ListOrString::deserialize(d)? {
+        ListOrString::List(v) => v,
+        ListOrString::Str(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    };
+    items
+        .iter()
+        .map(|s| {
+            ServiceName::parse(s).ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "unknown service {s:?} in depends_on (known: {})",
+                    ServiceName::ALL.map(ServiceName::as_str).join(", ")
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Every service's endpoints, keyed by config key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServicesConfig {
+    /// error-ingest.
+    pub error_ingest: ServiceEndpoint,
+    /// injection-filter.
+    pub injection_filter: ServiceEndpoint,
+    /// task-dispatcher.
+    pub task_dispatcher: ServiceEndpoint,
+    /// result-publisher.
+    pub result_publisher: ServiceEndpoint,
+    /// health-checker.
+    pub health_checker: ServiceEndpoint,
+}
+
+impl Default for ServicesConfig {
+    fn default() -> Self {
+        use ServiceName::*;
+        Self {
+            health_checker: ServiceEndpoint::new(50050, 9090, &[]),
+            error_ingest: ServiceEndpoint::new(50051, 9091, &[]),
+            injection_filter: ServiceEndpoint::new(50052, 9092, &[]),
+            task_dispatcher: ServiceEndpoint::new(50053, 9093, &[InjectionFilter]),
+            result_publisher: ServiceEndpoint::new(50054, 9094, &[TaskDispatcher, InjectionFilter]),
+        }
+    }
+}
+
+impl ServicesConfig {
+    /// One service's endpoints.
+    pub fn get(&self, name: ServiceName) -> &ServiceEndpoint {
+        match name {
+            ServiceName::ErrorIngest => &self.error_ingest,
+            ServiceName::InjectionFilter => &self.injection_filter,
+            ServiceName::TaskDispatcher => &self.task_dispatcher,
+            ServiceName::ResultPublisher => &self.result_publisher,
+            ServiceName::HealthChecker => &self.health_checker,
+        }
+    }
+
+    /// The dependency graph (service → what it waits for).
+    pub fn graph(&self) -> BTreeMap<ServiceName, Vec<ServiceName>> {
+        ServiceName::ALL
+            .into_iter()
+            .map(|s| (s, self.get(s).depends_on.clone()))
+            .collect()
+    }
+}
+
+/// Finds a dependency cycle, returned as the path that closes it.
+pub fn find_cycle(graph: &BTreeMap<ServiceName, Vec<ServiceName>>) -> Option<Vec<ServiceName>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Active,
+        Done,
+    }
+    fn visit(
+        node: ServiceName,
+        graph: &BTreeMap<ServiceName, Vec<ServiceName>>,
+        marks: &mut BTreeMap<ServiceName, Mark>,
+        path: &mut Vec<ServiceName>,
+    ) -> Option<Vec<ServiceName>> {
+        match marks.get(&node).copied().unwrap_or(Mark::New) {
+            Mark::Done => return None,
+            Mark::Active => {
+                let start = path.iter().position(|n| *n == node).unwrap_or(0);
+                let mut cycle = path[start..].to_vec();
+                cycle.push(node);
+                return Some(cycle);
+            }
+            Mark::New => {}
+        }
+        marks.insert(node, Mark::Active);
+        path.push(node);
+        for dep in graph.get(&node).into_iter().flatten() {
+            if let Some(cycle) = visit(*dep, graph, marks, path) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        marks.insert(node, Mark::Done);
+        None
+    }
+    let mut marks = BTreeMap::new();
+    for node in graph.keys() {
+        let mut path = Vec::new();
+        if let Some(cycle) = visit(*node, graph, &mut marks, &mut path) {
+            return Some(cycle);
+        }
+    }
+    None
+}
+
+impl Config {
+    /// Loads the configuration from the process environment and an optional file.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        Self::load_with_env(file, &env)
+    }
+
+    /// Loads the configuration from `env` (instead of the process
+    /// environment) and an optional file, then validates it.
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: &HashMap<String, String>,
+    ) -> Result<Self, ConfigError> {
+        // Defaults as the lowest source, so that one key of a table (say
+        // services.error_ingest.grpc_addr) can be set without the others.
+        let defaults = config::Config::try_from(&Config::default())
+            .map_err(|e| ConfigError::Load(format!("defaults: {e}")))?;
+        let mut builder = config::Config::builder().add_source(defaults);
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::Load(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            builder = builder.add_source(config::File::from(path).required(true));
+        }
+        // The seed documents' variables, below faultline's own.
+        let legacy: HashMap<String, String> = [
+            ("NATS_URL", "nats__url"),
+            ("NATS_NAMESPACE", "namespace"),
+            ("REDIS_URL", "redis__url"),
+        ]
+        .into_iter()
+        .filter_map(|(var, key)| env.get(var).map(|v| (key.to_owned(), v.clone())))
+        .collect();
+        builder = builder.add_source(
+            config::Environment::default()
+                .separator("__")
+                .source(Some(legacy)),
+        );
+        let ours: HashMap<String, String> = env
+            .iter()
+            .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}_")))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix(ENV_PREFIX)
+                .prefix_separator("_")
+                .separator("__")
+                .source(Some(ours)),
+        );
+        let raw = builder
+            .build()
+            .map_err(|e| ConfigError::Load(e.to_string()))?;
+        let cfg: Config = raw
+            .try_deserialize()
+            .map_err(|e| ConfigError::Load(explain_deserialize_error(&e.to_string())))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks every value that parses but may still be wrong.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut bad = Vec::new();
+        let mut check = |key: &str, value: String, problem: Option<String>| {
+            if let Some(problem) = problem {
+                bad.push(Invalid {
+                    key: key.to_owned(),
+                    value,
+                    problem,
+                });
+            }
+        };
+        check(
+            "namespace",
+            self.namespace.clone(),
+            Namespace::new(self.namespace.clone())
+                .err()
+                .map(|_| "use 1 to 32 characters of a-z, 0-9 and _".to_owned()),
+        );
+        if let Some(instance) = &self.instance {
+            check(
+                "instance",
+                instance.clone(),
+                names::token("instance", instance)
+                    .err()
+                    .map(|_| "use 1 to 64 characters of a-z, 0-9, _ and -".to_owned()),
+            );
+        }
+        for url in self.nats.url.expose().split(',') {
+            let url = url.trim();
+            let scheme = url.split_once("://").map(|(s, _)| s);
+            let problem = match scheme {
+                Some("nats" | "tls" | "ws" | "wss") => {
+                    host_port_problem(url.split_once("://").map(|(_, r)| r).unwrap_or(""))
+                }
+                Some(other) => Some(format!("scheme {other:?} is not one of nats, tls, ws, wss")),
+                None => Some("expected nats://host:port".into()),
+            };
+            check("nats.url", redact_url(url), problem);
+        }
+        {
+            let url = self.redis.url.expose();
+            let problem = match url.split_once("://") {
+                Some(("redis" | "rediss", rest)) => host_port_problem(rest),
+                Some((other, _)) => Some(format!("scheme {other:?} is not redis or rediss")),
+                None => Some("expected redis://host:port".into()),
+            };
+            check("redis.url", self.redis.url.redacted(), problem);
+        }
+        for (key, file) in [
+            ("nats.credentials_file", &self.nats.credentials_file),
+            ("nats.password_file", &self.nats.password_file),
+            ("nats.token_file", &self.nats.token_file),
+            ("nats.tls_ca_file", &self.nats.tls_ca_file),
+            ("redis.password_file", &self.redis.password_file),
+        ] {
+            if let Some(path) = file {
+                check(
+                    key,
+                    path.display().to_string(),
+                    (!path.is_file()).then(|| "file does not exist".to_owned()),
+                );
+            }
+        }
+        for (key, attempts) in [
+            ("nats.connect_attempts", self.nats.connect_attempts),
+            ("redis.connect_attempts", self.redis.connect_attempts),
+        ] {
+            check(
+                key,
+                attempts.to_string(),
+                (attempts == 0 || attempts > 1000).then(|| "must be 1 to 1000".to_owned()),
+            );
+        }
+        for (key, d) in [
+            ("nats.connect_timeout", self.nats.connect_timeout),
+            ("nats.backoff_initial", self.nats.backoff_initial),
+            ("nats.request_timeout", self.nats.request_timeout),
+            ("redis.timeout", self.redis.timeout),
+            ("gate.poll_interval", self.gate.poll_interval),
+            ("gate.log_interval", self.gate.log_interval),
+            ("health.check_interval", self.health.check_interval),
+            ("health.check_timeout", self.health.check_timeout),
+        ] {
+            check(
+                key,
+                humantime::format_duration(d).to_string(),
+                d.is_zero().then(|| "must be greater than zero".to_owned()),
+            );
+        }
+        check(
+            "nats.backoff_max",
+            humantime::format_duration(self.nats.backoff_max).to_string(),
+            (self.nats.backoff_max < self.nats.backoff_initial)
+                .then(|| "must be at least nats.backoff_initial".to_owned()),
+        );
+        let r = &self.readiness;
+        check(
+            "readiness.ttl",
+            humantime::format_duration(r.ttl).to_string(),
+            (r.ttl < Duration::from_secs(1))
+                .then(|| "must be at least 1s (Redis EX has second resolution)".to_owned()),
+        );
+        check(
+            "readiness.renew_interval",
+            humantime::format_duration(r.renew_interval).to_string(),
+            (r.renew_interval.is_zero() || r.renew_interval * 3 > r.ttl).then(|| {
+                "must be greater than zero and at most a third of readiness.ttl".to_owned()
+            }),
+        );
+        check(
+            "provision.replicas",
+            self.provision.replicas.to_string(),
+            (!matches!(self.provision.replicas, 1 | 3 | 5)).then(|| "must be 1, 3 or 5".to_owned()),
+        );
+        for (env, stream) in &self.provision.environments {
+            let key = format!("provision.environments.{env}");
+            check(
+                &key,
+                env.clone(),
+                names::token("environment", env)
+                    .err()
+                    .map(|_| "environment names use a-z, 0-9, _ and -".to_owned()),
+            );
+            check(
+                &format!("{key}.dedup_window"),
+                humantime::format_duration(stream.dedup_window).to_string(),
+                (stream.dedup_window.is_zero() || stream.dedup_window > stream.max_age)
+                    .then(|| "must be greater than zero and at most max_age".to_owned()),
+            );
+        }
+        for service in ServiceName::ALL {
+            let ep = self.services.get(service);
+            let prefix = format!("services.{}", service.config_key());
+            check(
+                &format!("{prefix}.grpc_addr"),
+                ep.grpc_addr.clone(),
+                ep.grpc_bind().err(),
+            );
+            check(
+                &format!("{prefix}.admin_addr"),
+                ep.admin_addr.clone(),
+                ep.admin_bind().err(),
+            );
+        }
+        if let Some(cycle) = find_cycle(&self.services.graph()) {
+            check(
+                "services.*.depends_on",
+                cycle
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" -> "),
+                Some("the dependency graph has a cycle".into()),
+            );
+        }
+        if bad.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(bad))
+        }
+    }
+
+    /// The validated namespace.
+    pub fn namespace(&self) -> Namespace {
+        Namespace::new(self.namespace.clone()).expect("validated at load")
+    }
+
+    /// The effective config as TOML, secrets redacted.
+    pub fn dump(&self) -> String {
+        // Serialising through JSON first drops `None`s that TOML cannot hold.
+        let json = serde_json::to_value(self).expect("config serialises");
+        toml_from_json(&json, "")
+    }
+}
+
+fn host_port_problem(rest: &str) -> Option<String> {
+    let authority = rest.split('/').next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    match host_port.rsplit_once(':') {
+        None if !host_port.is_empty() => None,
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => None,
+        _ => Some("expected host:port".into()),
+    }
+}
+
+/// Makes serde's messages say which key and which variable to look at.
+fn explain_deserialize_error(msg: &str) -> String {
+    if let Some(rest) = msg.strip_prefix("unknown field `") {
+        if let Some((field, _)) = rest.split_once('`') {
+            return format!(
+                "{msg}; check the config file and {ENV_PREFIX}_* variables for {field:?} (nesting uses __, e.g. {ENV_PREFIX}_NATS__URL)"
+            );
+        }
+    }
+    msg.to_owned()
+}
+
+/// A small TOML writer for `--dump-config` (tables after plain keys).
+fn toml_from_json(value: &serde_json::Value, path: &str) -> String {
+    use serde_json::Value;
+    let Value::Object(map) = value else {
+        return String::new();
+    };
+    let mut out = String::new();
+    let mut tables = Vec::new();
+    for (k, v) in map {
+        match v {
+            Value::Null => {}
+            Value::Object(_) => tables.push((k, v)),
+            other => out.push_str(&format!("{} = {}\n", toml_key(k), toml_value(other))),
+        }
+    }
+    for (k, v) in tables {
+        let sub = if path.is_empty() {
+            toml_key(k)
+        } else {
+            format!("{path}.{}", toml_key(k))
+        };
+        out.push_str(&format!("\n[{sub}]\n"));
+        out.push_str(&toml_from_json(v, &sub));
+    }
+    out
+}
+
+fn toml_key(k: &str) -> String {
+    if k.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        k.to_owned()
+    } else {
+        serde_json::to_string(k).expect("string")
+    }
+}
+
+fn toml_value(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(toml_value).collect::<Vec<_>>().join(", ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::load_with_env(None, &env(pairs))
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let cfg = load(&[]).unwrap();
+        assert_eq!(cfg.namespace, "faultline");
+        assert_eq!(cfg.nats.url.expose(), "nats://127.0.0.1:4222");
+        assert_eq!(
+            cfg.services.task_dispatcher.depends_on,
+            vec![ServiceName::InjectionFilter]
+        );
+    }
+
+    #[test]
+    fn seed_variables_are_honoured_and_ours_win() {
+        let cfg = load(&[
+            ("NATS_URL", "nats://10.0.0.1:4222"),
+            ("NATS_NAMESPACE", "seed"),
+            ("REDIS_URL", "redis://127.0.0.1:6380"),
+        ])
+        .unwrap();
+        assert_eq!(cfg.nats.url.expose(), "nats://10.0.0.1:4222");
+        assert_eq!(cfg.namespace, "seed");
+        assert_eq!(cfg.redis.url.expose(), "redis://127.0.0.1:6380");
+        let cfg = load(&[
+            ("NATS_URL", "nats://127.0.0.1:1"),
+            ("FAULTLINE_NATS__URL", "nats://127.0.0.1:2"),
+        ])
+        .unwrap();
+        assert_eq!(cfg.nats.url.expose(), "nats://127.0.0.1:2");
+    }
+
+    #[test]
+    fn nested_env_and_lists() {
+        let cfg = load(&[
+            ("FAULTLINE_READINESS__TTL", "3s"),
+            ("FAULTLINE_READINESS__RENEW_INTERVAL", "1s"),
+            (
+                "FAULTLINE_SERVICES__ERROR_INGEST__DEPENDS_ON",
+                "injection-filter, health_checker",
+            ),
+            ("FAULTLINE_PROVISION__ON_START", "true"),
+        ])
+        .unwrap();
+        assert_eq!(cfg.readiness.ttl, Duration::from_secs(3));
+        assert!(cfg.provision.on_start);
+        assert_eq!(
+            cfg.services.error_ingest.depends_on,
+            vec![ServiceName::InjectionFilter, ServiceName::HealthChecker]
+        );
+    }
+
+    #[test]
+    fn file_then_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.toml");
+        std::fs::write(
+            &path,
+            "namespace = \"from_file\"\n[nats]\nurl = \"nats://127.0.0.1:5000\"\n",
+        )
+        .unwrap();
+        let cfg = Config::load_with_env(Some(&path), &env(&[])).unwrap();
+        assert_eq!(cfg.namespace, "from_file");
+        let cfg = Config::load_with_env(Some(&path), &env(&[("FAULTLINE_NAMESPACE", "from_env")]))
+            .unwrap();
+        assert_eq!(cfg.namespace, "from_env");
+        assert_eq!(cfg.nats.url.expose(), "nats://127.0.0.1:5000");
+        let missing = Config::load_with_env(Some(&dir.path().join("nope.toml")), &env(&[]));
+        assert!(missing.unwrap_err().to_string().contains("nope.toml"));
+    }
+
+    #[test]
+    fn errors_name_key_and_value() {
+        let err = load(&[("FAULTLINE_NAMESPACE", "Bad-NS")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("namespace = \"Bad-NS\""), "{err}");
+        assert!(err.contains("FAULTLINE_NAMESPACE"), "{err}");
+
+        let err = load(&[("NATS_URL", "http://127.0.0.1:4222")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("nats.url") && err.contains("\"http\""),
+            "{err}"
+        );
+
+        let err = load(&[("FAULTLINE_NATS__URLL", "x")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `urll`"), "{err}");
+
+        let err = load(&[("FAULTLINE_READINESS__TTL", "soon")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("readiness.ttl") || err.contains("soon"),
+            "{err}"
+        );
+
+        let err = load(&[("FAULTLINE_READINESS__RENEW_INTERVAL", "10s")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("readiness.renew_interval"), "{err}");
+    }
+
+    #[test]
+    fn cycles_are_refused() {
+        let err = load(&[(
+            "FAULTLINE_SERVICES__INJECTION_FILTER__DEPENDS_ON",
+            "result-publisher",
+        )])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("cycle"), "{err}");
+        assert!(
+            err.contains("injection-filter -> result-publisher")
+                || err.contains("result-publisher -> task-dispatcher"),
+            "{err}"
+        );
+        let err = load(&[(
+            "FAULTLINE_SERVICES__ERROR_INGEST__DEPENDS_ON",
+            "error-ingest",
+        )])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("error-ingest -> error-ingest"), "{err}");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let cfg = load(&[
+            ("FAULTLINE_NATS__URL", "nats://alice:hunter2@127.0.0.1:4222"),
+            ("FAULTLINE_NATS__PASSWORD", "s3cret"),
+            ("REDIS_URL", "redis://:pw123@127.0.0.1:6379/0"),
+        ])
+        .unwrap();
+        let dump = cfg.dump();
+        let debug = format!("{cfg:?}");
+        for out in [&dump, &debug] {
+            assert!(!out.contains("hunter2") && !out.contains("s3cret") && !out.contains("pw123"));
+        }
+        assert!(dump.contains("nats://alice:***@127.0.0.1:4222"), "{dump}");
+        assert!(dump.contains("redis://:***@127.0.0.1:6379/0"), "{dump}");
+        assert_eq!(cfg.nats.password.as_ref().unwrap().expose(), "s3cret");
+    }
+
+    #[test]
+    fn redaction() {
+        assert_eq!(redact_url("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
+        assert_eq!(redact_url("nats://tok@h:1"), "nats://***@h:1");
+        assert_eq!(
+            redact_url("nats://a:b@h:1,nats://c:d@h:2"),
+            "nats://a:***@h:1,nats://c:***@h:2"
+        );
+    }
+
+    #[test]
+    fn listen_defaults() {
+        let mut ep = ServiceEndpoint::new(1, 2, &[]);
+        assert_eq!(ep.grpc_bind().unwrap().to_string(), "127.0.0.1:1");
+        ep.grpc_addr = "error-ingest:50051".into();
+        assert_eq!(ep.grpc_bind().unwrap().to_string(), "0.0.0.0:50051");
+        ep.grpc_addr = "nope".into();
+        assert!(ep.grpc_bind().is_err());
+    }
+}

@@ -1,0 +1,355 @@
+//! Every name faultline puts on the wire or in a store: namespaces, streams,
+//! subjects, consumers, KV buckets and Redis keys.
+//!
+//! Nothing outside this module formats a subject or a key. A namespace is
+//! validated once ([`Namespace::new`]); every other name is derived from it,
+//! and every token that comes from outside (an environment, a task type, a
+//! service instance) is checked with [`token`] before it becomes part of a
+//! subject, so a stray `.`, `*`, `>` or space can never widen a subscription.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a name was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// The namespace does not match `[a-z0-9_]+` (at most 32 characters).
+    #[error("namespace {0:?} is invalid: use 1 to 32 characters of a-z, 0-9 and _")]
+    Namespace(String),
+    /// A subject token is empty or contains a character NATS treats specially.
+    #[error("{what} {value:?} is invalid: use 1 to 64 characters of a-z, 0-9, _ and -")]
+    Token {
+        /// What the token names (environment, task type, ...).
+        what: &'static str,
+        /// The refused value.
+        value: String,
+    },
+}
+
+/// A project namespace: lowercase `[a-z0-9_]+`, at most 32 characters.
+///
+/// Streams are `{NS}_{NAME}` in upper case; subjects are `{ns}.…`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Namespace(String);
+
+impl Namespace {
+    /// Validates `ns`.
+    pub fn new(ns: impl Into<String>) -> Result<Self, NameError> {
+        let ns = ns.into();
+        let ok = !ns.is_empty()
+            && ns.len() <= 32
+            && ns
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if ok {
+            Ok(Self(ns))
+        } else {
+            Err(NameError::Namespace(ns))
+        }
+    }
+
+    /// The namespace as written in subjects.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The namespace as written in stream names.
+    pub fn upper(&self) -> String {
+        self.0.to_ascii_uppercase()
+    }
+}
+
+impl TryFrom<String> for Namespace {
+    type Error = NameError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl From<Namespace> for String {
+    fn from(ns: Namespace) -> Self {
+        ns.0
+    }
+}
+
+impl fmt::Display for Namespace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Checks one subject token (environment, task type, outcome, id):
+/// 1 to 64 characters of `a-z`, `0-9`, `_` and `-`.
+pub fn token<'a>(what: &'static str, value: &'a str) -> Result<&'a str, NameError> {
+    let ok = !value.is_empty()
+        && value.len() <= 64
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(value)
+    } else {
+        Err(NameError::Token {
+            what,
+            value: value.to_owned(),
+        })
+    }
+}
+
+/// The five services. Their names are used in config, readiness keys, health
+/// service names and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceName {
+    /// Takes error events in.
+    ErrorIngest,
+    /// Scans every event for prompt injection.
+    InjectionFilter,
+    /// Hands tasks to agents.
+    TaskDispatcher,
+    /// Takes agents' status updates and results.
+    ResultPublisher,
+    /// Aggregates the health of everything.
+    HealthChecker,
+}
+
+impl ServiceName {
+    /// All services, in the default start order.
+    pub const ALL: [ServiceName; 5] = [
+        ServiceName::HealthChecker,
+        ServiceName::ErrorIngest,
+        ServiceName::InjectionFilter,
+        ServiceName::TaskDispatcher,
+        ServiceName::ResultPublisher,
+    ];
+
+    /// The display name (`task-dispatcher`), used in logs, health and Redis keys.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceName::ErrorIngest => "error-ingest",
+            ServiceName::InjectionFilter => "injection-filter",
+            ServiceName::TaskDispatcher => "task-dispatcher",
+            ServiceName::ResultPublisher => "result-publisher",
+            ServiceName::HealthChecker => "health-checker",
+        }
+    }
+
+    /// The config key (`task_dispatcher`), so that environment variables can
+    /// address it: `FAULTLINE_SERVICES__TASK_DISPATCHER__GRPC_ADDR`.
+    pub fn config_key(self) -> &'static str {
+        match self {
+            ServiceName::ErrorIngest => "error_ingest",
+            ServiceName::InjectionFilter => "injection_filter",
+            ServiceName::TaskDispatcher => "task_dispatcher",
+            ServiceName::ResultPublisher => "result_publisher",
+            ServiceName::HealthChecker => "health_checker",
+        }
+    }
+
+    /// Parses either spelling (`task-dispatcher` or `task_dispatcher`).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|n| n.as_str() == s || n.config_key() == s)
+    }
+
+    /// The binary that runs this service.
+    pub fn binary(self) -> &'static str {
+        match self {
+            ServiceName::ErrorIngest => "faultline-error-ingest",
+            ServiceName::InjectionFilter => "faultline-injection-filter",
+            ServiceName::TaskDispatcher => "faultline-task-dispatcher",
+            ServiceName::ResultPublisher => "faultline-result-publisher",
+            ServiceName::HealthChecker => "faultline-health-checker",
+        }
+    }
+}
+
+impl fmt::Display for ServiceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Names derived from one namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    ns: Namespace,
+}
+
+/// Stream names without the namespace prefix (see ARCHITECTURE §2).
+pub mod stream {
+    /// Errors published on `{ns}.errors` with no environment.
+    pub const ERROR_REPORTS: &str = "ERROR_REPORTS";
+    /// Tasks for agents, `{ns}.tasks.>`.
+    pub const TASKS: &str = "TASKS";
+    /// Investigation status updates, `{ns}.investigation.>`.
+    pub const INVESTIGATIONS: &str = "INVESTIGATIONS";
+    /// Results of tasks, `{ns}.results.>`.
+    pub const RESULTS: &str = "RESULTS";
+    /// Rejected events and releases, `{ns}.security.>`.
+    pub const SECURITY: &str = "SECURITY";
+    /// Dead letters, `{ns}.dead.>`.
+    pub const DEAD_LETTERS: &str = "DEAD_LETTERS";
+    /// Captured JetStream advisories (max deliveries, terminated).
+    pub const ADVISORIES: &str = "ADVISORIES";
+}
+
+impl Names {
+    /// Names for `ns`.
+    pub fn new(ns: Namespace) -> Self {
+        Self { ns }
+    }
+
+    /// The namespace.
+    pub fn namespace(&self) -> &Namespace {
+        &self.ns
+    }
+
+    /// `{NS}_{NAME}`.
+    pub fn stream(&self, name: &str) -> String {
+        format!("{}_{}", self.ns.upper(), name)
+    }
+
+    /// The stream that holds one environment's errors: `{NS}_{ENV}_ERRORS`.
+    pub fn env_error_stream(&self, env: &str) -> Result<String, NameError> {
+        let env = token("environment", env)?;
+        Ok(format!(
+            "{}_{}_ERRORS",
+            self.ns.upper(),
+            env.to_ascii_uppercase().replace('-', "_")
+        ))
+    }
+
+    /// `{ns}.errors`: errors reported with no environment.
+    pub fn errors_subject(&self) -> String {
+        format!("{}.errors", self.ns)
+    }
+
+    /// `{ns}.errors.<env>`.
+    pub fn env_errors_subject(&self, env: &str) -> Result<String, NameError> {
+        Ok(format!("{}.errors.{}", self.ns, token("environment", env)?))
+    }
+
+    /// `{ns}.tasks.>`.
+    pub fn tasks_wildcard(&self) -> String {
+        format!("{}.tasks.>", self.ns)
+    }
+
+    /// `{ns}.investigation.>`.
+    pub fn investigations_wildcard(&self) -> String {
+        format!("{}.investigation.>", self.ns)
+    }
+
+    /// `{ns}.results.>`.
+    pub fn results_wildcard(&self) -> String {
+        format!("{}.results.>", self.ns)
+    }
+
+    /// `{ns}.security.>`.
+    pub fn security_wildcard(&self) -> String {
+        format!("{}.security.>", self.ns)
+    }
+
+    /// `{ns}.dead.>`.
+    pub fn dead_wildcard(&self) -> String {
+        format!("{}.dead.>", self.ns)
+    }
+
+    /// The advisory subjects captured for one stream: max-deliveries and
+    /// terminated messages of every consumer on it.
+    pub fn advisory_subjects(&self, stream: &str) -> [String; 2] {
+        [
+            format!("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.>"),
+            format!("$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.{stream}.>"),
+        ]
+    }
+
+    /// Redis key holding one instance's readiness signal.
+    pub fn readiness_key(&self, service: ServiceName, instance: &str) -> String {
+        format!("faultline:{}:ready:{}:{}", self.ns, service, instance)
+    }
+
+    /// Redis sorted set indexing a service's instances by signal expiry
+    /// (unix ms), so a sweeper can find expired signals without SCAN.
+    pub fn readiness_index_key(&self, service: ServiceName) -> String {
+        format!("faultline:{}:ready-index:{}", self.ns, service)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> Names {
+        Names::new(Namespace::new("acme_1").unwrap())
+    }
+
+    #[test]
+    fn namespace_rules() {
+        assert!(Namespace::new("faultline").is_ok());
+        assert!(Namespace::new("a_1").is_ok());
+        for bad in ["", "Acme", "a.b", "a-b", "a b", "a*", "a>", &"x".repeat(33)] {
+            assert!(Namespace::new(bad).is_err(), "{bad:?} accepted");
+        }
+        let err = Namespace::new("Bad.NS").unwrap_err().to_string();
+        assert!(err.contains("\"Bad.NS\""), "{err}");
+    }
+
+    #[test]
+    fn tokens_cannot_widen_subjects() {
+        for bad in ["", "a.b", "*", ">", "a b", "A", "é"] {
+            assert!(token("environment", bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(token("environment", "pre-prod_2"), Ok("pre-prod_2"));
+    }
+
+    #[test]
+    fn stream_and_subject_names() {
+        let n = names();
+        assert_eq!(n.stream(stream::TASKS), "ACME_1_TASKS");
+        assert_eq!(
+            n.env_error_stream("staging").unwrap(),
+            "ACME_1_STAGING_ERRORS"
+        );
+        assert_eq!(
+            n.env_error_stream("pre-prod").unwrap(),
+            "ACME_1_PRE_PROD_ERRORS"
+        );
+        assert_eq!(n.errors_subject(), "acme_1.errors");
+        assert_eq!(
+            n.env_errors_subject("production").unwrap(),
+            "acme_1.errors.production"
+        );
+        assert!(n.env_errors_subject("a.b").is_err());
+        assert_eq!(n.tasks_wildcard(), "acme_1.tasks.>");
+        assert_eq!(
+            n.advisory_subjects("ACME_1_TASKS")[0],
+            "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.ACME_1_TASKS.>"
+        );
+    }
+
+    #[test]
+    fn service_names_round_trip() {
+        for s in ServiceName::ALL {
+            assert_eq!(ServiceName::parse(s.as_str()), Some(s));
+            assert_eq!(ServiceName::parse(s.config_key()), Some(s));
+        }
+        assert_eq!(ServiceName::parse("nope"), None);
+    }
+
+    #[test]
+    fn readiness_keys() {
+        let n = names();
+        assert_eq!(
+            n.readiness_key(ServiceName::TaskDispatcher, "host-1"),
+            "faultline:acme_1:ready:task-dispatcher:host-1"
+        );
+        assert_eq!(
+            n.readiness_index_key(ServiceName::TaskDispatcher),
+            "faultline:acme_1:ready-index:task-dispatcher"
+        );
+    }
+}
