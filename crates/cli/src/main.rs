@@ -1,1 +1,264 @@
-fn main() {}
+//! `faultline`: operate a faultline deployment from a terminal.
+//!
+//! - `faultline init` provisions the declared streams (create or update) and
+//!   prints what it did; `--check` only reports missing and drifted streams.
+//! - `faultline status` prints the health-checker's view of the system.
+//! - `faultline healthcheck` probes any grpc.health.v1 endpoint.
+//!
+//! Configuration is the services' own (file via `--config`, `FAULTLINE_…`,
+//! `NATS_URL`, `NATS_NAMESPACE`, `REDIS_URL`).
+
+#![allow(clippy::print_stdout)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use faultline_core::config::{Config, EXIT_CONFIG};
+use faultline_core::healthcheck;
+use faultline_core::metrics::Metrics;
+use faultline_core::names::Names;
+use faultline_core::provision::{self, Mode};
+use faultline_core::service::{EXIT_UNAVAILABLE, VERSION};
+use faultline_proto::faultline::health::v1::{
+    health_status_client::HealthStatusClient, ComponentState, GetStatusRequest, SystemStatus,
+};
+
+#[derive(Debug, Parser)]
+#[command(name = "faultline", version = VERSION, about = "Operate faultline: provision streams, show status, probe health.")]
+struct Cli {
+    /// Configuration file (TOML); environment variables override it.
+    #[arg(long, global = true, env = "FAULTLINE_CONFIG_FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create or update the declared streams; prints what changed and any drift.
+    Init {
+        /// Change nothing: report missing and drifted streams, exit 1 if any.
+        #[arg(long)]
+        check: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the health-checker's status of every component.
+    Status {
+        /// The health-checker's gRPC address (default: services.health_checker.grpc_addr).
+        #[arg(long)]
+        addr: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Probe a grpc.health.v1 endpoint (exit codes as grpc-health-probe).
+    Healthcheck {
+        /// host:port to probe.
+        #[arg(long)]
+        addr: String,
+        /// Health service name ("" for the whole process).
+        #[arg(long, default_value = "")]
+        service: String,
+        /// Timeout (e.g. 1s).
+        #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+    },
+    /// Print the effective configuration, secrets redacted.
+    Config,
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = if err.use_stderr() { 1 } else { 0 };
+            let _ = err.print();
+            std::process::exit(code);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("build the Tokio runtime");
+    let code = runtime.block_on(run(cli));
+    std::process::exit(code);
+}
+
+fn load(path: Option<&std::path::Path>) -> Result<Config, i32> {
+    Config::load(path).map_err(|err| {
+        eprintln!("faultline: {err}");
+        EXIT_CONFIG
+    })
+}
+
+async fn run(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Healthcheck {
+            addr,
+            service,
+            timeout,
+        } => healthcheck::probe(&addr, &service, timeout).await,
+        Command::Config => match load(cli.config.as_deref()) {
+            Ok(cfg) => {
+                print!("{}", cfg.dump());
+                0
+            }
+            Err(code) => code,
+        },
+        Command::Init { check, json } => {
+            let cfg = match load(cli.config.as_deref()) {
+                Ok(cfg) => cfg,
+                Err(code) => return code,
+            };
+            init(&cfg, check, json).await
+        }
+        Command::Status { addr, json } => {
+            let addr = match addr {
+                Some(a) => a,
+                None => match load(cli.config.as_deref()) {
+                    Ok(cfg) => cfg.services.health_checker.grpc_addr.clone(),
+                    Err(code) => return code,
+                },
+            };
+            status(&addr, json).await
+        }
+    }
+}
+
+async fn init(cfg: &Config, check: bool, json: bool) -> i32 {
+    let mut nats_cfg = cfg.nats.clone();
+    nats_cfg.connect_attempts = nats_cfg.connect_attempts.min(3);
+    let nats =
+        match faultline_core::nats::connect(&nats_cfg, "faultline-cli", &Metrics::new()).await {
+            Ok(n) => n,
+            Err(err) => {
+                eprintln!("faultline init: {err}");
+                return EXIT_UNAVAILABLE;
+            }
+        };
+    let names = Names::new(cfg.namespace());
+    let specs = match provision::declared_streams(&names, &cfg.provision) {
+        Ok(s) => s,
+        Err(err) => {
+            eprintln!("faultline init: {err}");
+            return EXIT_CONFIG;
+        }
+    };
+    let mode = if check { Mode::Check } else { Mode::Apply };
+    match provision::provision(&nats.jetstream, &specs, mode).await {
+        Ok(report) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("report serialises")
+                );
+            } else {
+                println!(
+                    "namespace {} on {} ({} streams, replicas {}):",
+                    names.namespace(),
+                    cfg.nats.url,
+                    specs.len(),
+                    cfg.provision.replicas
+                );
+                print!("{report}");
+            }
+            i32::from(!report.in_sync())
+        }
+        Err(err) => {
+            eprintln!("faultline init: {err}");
+            1
+        }
+    }
+}
+
+async fn status(addr: &str, json: bool) -> i32 {
+    let endpoint = match tonic::transport::Endpoint::from_shared(format!("http://{addr}")) {
+        Ok(e) => e
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(5)),
+        Err(err) => {
+            eprintln!("faultline status: bad address {addr:?}: {err}");
+            return 1;
+        }
+    };
+    let channel = match endpoint.connect().await {
+        Ok(c) => c,
+        Err(err) => {
+            eprintln!("faultline status: cannot reach the health-checker at {addr}: {err}");
+            return healthcheck::exit::CONNECT_FAILED;
+        }
+    };
+    let status = match HealthStatusClient::new(channel)
+        .get_status(GetStatusRequest {})
+        .await
+    {
+        Ok(resp) => resp.into_inner(),
+        Err(err) => {
+            eprintln!("faultline status: {}", err.message());
+            return healthcheck::exit::RPC_FAILED;
+        }
+    };
+    if json {
+        println!("{}", status_json(&status));
+    } else {
+        print_status(&status);
+    }
+    if status.state == ComponentState::Healthy as i32 {
+        0
+    } else {
+        healthcheck::exit::NOT_SERVING
+    }
+}
+
+fn state_name(state: i32) -> &'static str {
+    match ComponentState::try_from(state).unwrap_or(ComponentState::Unspecified) {
+        ComponentState::Healthy => "healthy",
+        ComponentState::Unhealthy => "UNHEALTHY",
+        ComponentState::Unknown => "unknown",
+        ComponentState::Unspecified => "unspecified",
+    }
+}
+
+fn print_status(status: &SystemStatus) {
+    println!("system: {}", state_name(status.state));
+    for c in &status.components {
+        let mut details: Vec<_> = c.details.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        details.sort();
+        println!(
+            "  {:<18} {:<10} {}",
+            c.name,
+            state_name(c.state),
+            if c.reason.is_empty() {
+                details.join(" ")
+            } else {
+                c.reason.clone()
+            }
+        );
+    }
+}
+
+fn status_json(status: &SystemStatus) -> String {
+    let components: Vec<_> = status
+        .components
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "name": c.name,
+                "state": state_name(c.state).to_ascii_lowercase(),
+                "reason": c.reason,
+                "last_healthy_unix_ms": c.last_healthy_unix_ms,
+                "checked_unix_ms": c.checked_unix_ms,
+                "details": c.details,
+            })
+        })
+        .collect();
+    serde_json::to_string_pretty(&serde_json::json!({
+        "state": state_name(status.state).to_ascii_lowercase(),
+        "components": components,
+        "checked_unix_ms": status.checked_unix_ms,
+    }))
+    .expect("status serialises")
+}

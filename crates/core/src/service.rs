@@ -123,10 +123,8 @@ pub struct Context {
 
 /// A service's own work, plugged into the common runtime.
 pub trait App: Send + 'static {
-    /// gRPC services served next to grpc.health.v1.
-    fn grpc_routes(&self) -> Option<tonic::service::Routes> {
-        None
-    }
+    /// Adds the app's gRPC services (served next to grpc.health.v1).
+    fn add_grpc_services(&self, _routes: &mut tonic::service::RoutesBuilder) {}
     /// Extra routes on the admin HTTP port.
     fn admin_routes(&self) -> Option<axum::Router> {
         None
@@ -402,11 +400,10 @@ where
             .with_graceful_shutdown(admin_stop)
             .await
     });
-    let routes = tonic::service::Routes::new(health.service(server_stop.signal()));
-    let grpc_routes = match app.grpc_routes() {
-        Some(app_routes) => merge_routes(routes, app_routes),
-        None => routes,
-    };
+    let mut routes = tonic::service::RoutesBuilder::default();
+    routes.add_service(health.service(server_stop.signal()));
+    app.add_grpc_services(&mut routes);
+    let grpc_routes = routes.routes();
     let grpc_stop = server_stop.signal().into_future();
     let grpc_task = tokio::spawn(
         tonic::transport::Server::builder()
@@ -472,10 +469,10 @@ where
     match withdrawn {
         Ok(Ok(())) => tracing::info!("readiness signal withdrawn"),
         Ok(Err(err)) => {
-            tracing::warn!(error = %err, "could not withdraw the readiness signal; it expires by itself")
+            tracing::warn!(error = %err, "could not withdraw the readiness signal; it expires by itself");
         }
         Err(_) => {
-            tracing::warn!("withdrawing the readiness signal timed out; it expires by itself")
+            tracing::warn!("withdrawing the readiness signal timed out; it expires by itself");
         }
     }
     let grace = config.shutdown.grace_period;
@@ -522,14 +519,6 @@ where
     }
     tracing::info!(code, "stopped");
     code
-}
-
-fn merge_routes(
-    base: tonic::service::Routes,
-    extra: tonic::service::Routes,
-) -> tonic::service::Routes {
-    let router = base.into_axum_router().merge(extra.into_axum_router());
-    tonic::service::Routes::from(router)
 }
 
 async fn bind(addr: Result<std::net::SocketAddr, String>, what: &str) -> Result<TcpListener, i32> {

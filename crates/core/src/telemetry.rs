@@ -70,6 +70,7 @@ pub fn init(cfg: &TelemetryConfig, service: &str) -> Result<TelemetryGuard, Tele
     let fmt = match cfg.log_format {
         LogFormat::Plain => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_target(false)
             .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
