@@ -1,1 +1,179 @@
-//! Shared helpers for the end-to-end scenarios.
+//! Shared helpers for the end-to-end scenarios: a [`Stack`] of real
+//! nats-server and redis-server processes plus the faultline binaries,
+//! configured through the environment exactly as users configure them.
+//!
+//! The binaries must be built first (`cargo build --workspace --bins`;
+//! `make test` does it).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use faultline_core::config::{RedisConfig, Url};
+use faultline_core::names::{Names, Namespace, ServiceName};
+use faultline_core::readiness::Readiness;
+use faultline_testkit::{binary, free_port, NatsServer, RedisServer, ServiceProcess};
+
+/// Readiness TTL used by the scenarios.
+pub const TTL: Duration = Duration::from_secs(3);
+/// Renewal interval used by the scenarios.
+pub const RENEW: Duration = Duration::from_secs(1);
+/// Gate poll interval used by the scenarios.
+pub const POLL: Duration = Duration::from_millis(200);
+/// Shutdown grace period used by the scenarios.
+pub const GRACE: Duration = Duration::from_secs(5);
+
+/// Real servers, a namespace, and a port pair per service.
+#[derive(Debug)]
+pub struct Stack {
+    /// The NATS server.
+    pub nats: NatsServer,
+    /// The Redis server.
+    pub redis: RedisServer,
+    /// The namespace of this stack.
+    pub namespace: String,
+    ports: BTreeMap<ServiceName, (u16, u16)>,
+}
+
+impl Stack {
+    /// Starts nats-server and redis-server on free ports.
+    pub fn start(namespace: &str) -> Self {
+        let nats = NatsServer::start().expect("start nats-server");
+        let redis = RedisServer::start().expect("start redis-server");
+        let ports = ServiceName::ALL
+            .into_iter()
+            .map(|s| (s, (free_port(), free_port())))
+            .collect();
+        Self {
+            nats,
+            redis,
+            namespace: namespace.to_owned(),
+            ports,
+        }
+    }
+
+    /// The gRPC address of a service.
+    pub fn grpc_addr(&self, service: ServiceName) -> String {
+        format!("127.0.0.1:{}", self.ports[&service].0)
+    }
+
+    /// The admin address of a service.
+    pub fn admin_addr(&self, service: ServiceName) -> String {
+        format!("127.0.0.1:{}", self.ports[&service].1)
+    }
+
+    /// The environment every process of this stack gets.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut env = vec![
+            ("NATS_URL".to_owned(), self.nats.url()),
+            ("REDIS_URL".to_owned(), self.redis.url()),
+            ("NATS_NAMESPACE".to_owned(), self.namespace.clone()),
+            ("FAULTLINE_READINESS__TTL".to_owned(), format!("{}s", TTL.as_secs())),
+            (
+                "FAULTLINE_READINESS__RENEW_INTERVAL".to_owned(),
+                format!("{}s", RENEW.as_secs()),
+            ),
+            (
+                "FAULTLINE_GATE__POLL_INTERVAL".to_owned(),
+                format!("{}ms", POLL.as_millis()),
+            ),
+            ("FAULTLINE_GATE__LOG_INTERVAL".to_owned(), "1s".to_owned()),
+            ("FAULTLINE_HEALTH__CHECK_INTERVAL".to_owned(), "300ms".to_owned()),
+            (
+                "FAULTLINE_SHUTDOWN__GRACE_PERIOD".to_owned(),
+                format!("{}s", GRACE.as_secs()),
+            ),
+            ("FAULTLINE_NATS__BACKOFF_MAX".to_owned(), "1s".to_owned()),
+        ];
+        for s in ServiceName::ALL {
+            let key = s.config_key().to_ascii_uppercase();
+            env.push((
+                format!("FAULTLINE_SERVICES__{key}__GRPC_ADDR"),
+                self.grpc_addr(s),
+            ));
+            env.push((
+                format!("FAULTLINE_SERVICES__{key}__ADMIN_ADDR"),
+                self.admin_addr(s),
+            ));
+        }
+        env
+    }
+
+    /// Starts a service binary with the stack's environment plus `extra`.
+    pub fn spawn_with(&self, service: ServiceName, extra: &[(&str, &str)]) -> ServiceProcess {
+        let mut env = self.env();
+        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        ServiceProcess::spawn(&bin(service.binary()), &[], &env)
+            .unwrap_or_else(|e| panic!("spawn {service}: {e}"))
+    }
+
+    /// Starts a service binary with the stack's environment.
+    pub fn spawn(&self, service: ServiceName) -> ServiceProcess {
+        self.spawn_with(service, &[])
+    }
+
+    /// Runs a binary to completion with the stack's environment plus `extra`.
+    pub fn run(&self, binary_name: &str, args: &[&str], extra: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(bin(binary_name));
+        cmd.args(args);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("FAULTLINE_") || k == "NATS_URL" || k == "REDIS_URL" || k == "NATS_NAMESPACE" {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.envs(self.env());
+        cmd.envs(extra.iter().copied());
+        let out = cmd.output().unwrap_or_else(|e| panic!("run {binary_name}: {e}"));
+        Output {
+            code: out.status.code(),
+            text: format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        }
+    }
+
+    /// The grpc.health.v1 status of a service's `""` name, as the
+    /// healthcheck exit code (0 serving, 2 connect failed, 4 not serving...).
+    pub async fn probe(&self, service: ServiceName) -> i32 {
+        faultline_core::healthcheck::probe(&self.grpc_addr(service), "", Duration::from_secs(1)).await
+    }
+
+    /// Waits until `service` answers with exit code `code`.
+    pub async fn wait_probe(&self, service: ServiceName, code: i32, timeout: Duration) {
+        faultline_testkit::eventually(timeout, &format!("{service} probe = {code}"), || async {
+            (self.probe(service).await == code).then_some(())
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// A reader of this stack's readiness signals.
+    pub async fn readiness(&self) -> Readiness {
+        let cfg = RedisConfig {
+            url: Url::new(self.redis.url()),
+            ..RedisConfig::default()
+        };
+        let conn = faultline_core::redis_client::connect(&cfg)
+            .await
+            .expect("connect to redis");
+        Readiness::new(conn, Names::new(Namespace::new(&self.namespace).unwrap()), TTL)
+    }
+}
+
+/// A finished process.
+#[derive(Debug)]
+pub struct Output {
+    /// Exit code (None: killed by a signal).
+    pub code: Option<i32>,
+    /// stdout followed by stderr.
+    pub text: String,
+}
+
+/// Path of a workspace binary.
+pub fn bin(name: &str) -> PathBuf {
+    binary(name).unwrap_or_else(|e| panic!("{e}"))
+}

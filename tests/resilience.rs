@@ -1,0 +1,52 @@
+//! Restarts of Redis and NATS under running services.
+
+use std::time::{Duration, Instant};
+
+use faultline_core::healthcheck::exit;
+use faultline_core::ServiceName::{ErrorIngest, InjectionFilter, TaskDispatcher};
+use faultline_tests::{Stack, RENEW};
+
+const START: Duration = Duration::from_secs(20);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_redis_restart_is_survived_and_every_signal_reasserted_within_one_renewal() {
+    let mut stack = Stack::start("redis_restart");
+    let mut filter = stack.spawn(InjectionFilter);
+    let mut dispatcher = stack.spawn(TaskDispatcher);
+    stack.wait_probe(InjectionFilter, exit::SERVING, START).await;
+    stack.wait_probe(TaskDispatcher, exit::SERVING, START).await;
+
+    stack.redis.restart().expect("restart redis (empty)");
+    let restarted = Instant::now();
+    let readiness = stack.readiness().await;
+    faultline_testkit::eventually(Duration::from_secs(10), "signals re-asserted", || async {
+        let f = readiness.live(InjectionFilter).await.ok()?.len();
+        let d = readiness.live(TaskDispatcher).await.ok()?.len();
+        (f == 1 && d == 1).then_some(())
+    })
+    .await
+    .unwrap();
+    let took = restarted.elapsed();
+    eprintln!("signals re-asserted {took:?} after the Redis restart (renewal {RENEW:?})");
+    // One renewal, plus a poll and the client's reconnect.
+    assert!(took <= RENEW + Duration::from_millis(1500), "took {took:?}");
+
+    stack.wait_probe(TaskDispatcher, exit::SERVING, Duration::from_secs(5)).await;
+    assert!(filter.try_status().is_none() && dispatcher.try_status().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nats_restart_is_survived() {
+    let mut stack = Stack::start("nats_restart");
+    let mut ingest = stack.spawn(ErrorIngest);
+    stack.wait_probe(ErrorIngest, exit::SERVING, START).await;
+
+    stack.nats.stop();
+    stack.wait_probe(ErrorIngest, exit::NOT_SERVING, Duration::from_secs(5)).await;
+    stack.nats.restart().expect("restart nats");
+    stack.wait_probe(ErrorIngest, exit::SERVING, Duration::from_secs(20)).await;
+    assert!(ingest.try_status().is_none(), "still running");
+    let log = ingest.output();
+    assert!(log.contains("NATS disconnected"), "{log}");
+    assert!(log.contains("NOT_SERVING") && log.contains("NATS is not connected"), "{log}");
+}
