@@ -53,6 +53,7 @@ cleanup() {
         kill -TERM "${PIDS[$i]}" 2>/dev/null || true
         wait "${PIDS[$i]}" 2>/dev/null || true
     done
+    pkill -P $$ -x tail 2>/dev/null || true
     say "stopped; data kept in .run/ (make clean removes it)"
 }
 trap 'cleanup; exit 0' INT TERM

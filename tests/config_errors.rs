@@ -19,7 +19,11 @@ fn bad_configurations_exit_non_zero_naming_the_problem() {
     assert_eq!(out.code, Some(EXIT_CONFIG), "{}", out.text);
     assert!(out.text.contains("\"has.dots\""), "{}", out.text);
 
-    let out = stack.run(BIN, &[], &[("FAULTLINE_NATS__URLL", "nats://127.0.0.1:4222")]);
+    let out = stack.run(
+        BIN,
+        &[],
+        &[("FAULTLINE_NATS__URLL", "nats://127.0.0.1:4222")],
+    );
     assert_eq!(out.code, Some(EXIT_CONFIG), "{}", out.text);
     assert!(out.text.contains("unknown field `urll`"), "{}", out.text);
 
@@ -30,21 +34,32 @@ fn bad_configurations_exit_non_zero_naming_the_problem() {
     let out = stack.run(
         BIN,
         &[],
-        &[("FAULTLINE_SERVICES__INJECTION_FILTER__DEPENDS_ON", "result-publisher")],
+        &[(
+            "FAULTLINE_SERVICES__INJECTION_FILTER__DEPENDS_ON",
+            "result-publisher",
+        )],
     );
     assert_eq!(out.code, Some(EXIT_CONFIG), "{}", out.text);
     assert!(out.text.contains("cycle"), "{}", out.text);
 
     let dir = tempfile_dir();
     let file = dir.join("bad.toml");
-    std::fs::write(&file, "namespace = \"ok\"\n[nats]\nurl = \"nats://127.0.0.1:1\"\nbogus = 1\n").unwrap();
+    std::fs::write(
+        &file,
+        "namespace = \"ok\"\n[nats]\nurl = \"nats://127.0.0.1:1\"\nbogus = 1\n",
+    )
+    .unwrap();
     let out = stack.run(BIN, &["--config", file.to_str().unwrap()], &[]);
     assert_eq!(out.code, Some(EXIT_CONFIG), "{}", out.text);
     assert!(out.text.contains("bogus"), "{}", out.text);
 
     let out = stack.run(BIN, &["--config", "/nonexistent/faultline.toml"], &[]);
     assert_eq!(out.code, Some(EXIT_CONFIG), "{}", out.text);
-    assert!(out.text.contains("/nonexistent/faultline.toml"), "{}", out.text);
+    assert!(
+        out.text.contains("/nonexistent/faultline.toml"),
+        "{}",
+        out.text
+    );
 }
 
 #[test]
@@ -82,13 +97,24 @@ fn dump_config_shows_the_effective_config_with_secrets_redacted() {
         BIN,
         &["--dump-config"],
         &[
-            ("REDIS_URL", "redis://:placeholder-password@127.0.0.1:6379/0"),
+            (
+                "REDIS_URL",
+                "redis://:placeholder-password@127.0.0.1:6379/0",
+            ),
             ("FAULTLINE_NATS__PASSWORD", "another-placeholder"),
         ],
     );
     assert_eq!(out.code, Some(0), "{}", out.text);
-    assert!(out.text.contains("namespace = \"cfg_dump\""), "{}", out.text);
-    assert!(out.text.contains("redis://:***@127.0.0.1:6379/0"), "{}", out.text);
+    assert!(
+        out.text.contains("namespace = \"cfg_dump\""),
+        "{}",
+        out.text
+    );
+    assert!(
+        out.text.contains("redis://:***@127.0.0.1:6379/0"),
+        "{}",
+        out.text
+    );
     assert!(!out.text.contains("placeholder-password"), "{}", out.text);
     assert!(!out.text.contains("another-placeholder"), "{}", out.text);
     assert!(out.text.contains("password = \"***\""), "{}", out.text);

@@ -15,31 +15,62 @@ async fn reports_every_component_and_a_dead_service_with_its_reason() {
     let stack = Stack::start("hc");
     let init = stack.run("faultline", &["init"], &[]);
     assert_eq!(init.code, Some(0), "{}", init.text);
-    assert!(init.text.contains("HC_TASKS") && init.text.contains("created"), "{}", init.text);
+    assert!(
+        init.text.contains("HC_TASKS") && init.text.contains("created"),
+        "{}",
+        init.text
+    );
     let again = stack.run("faultline", &["init"], &[]);
     assert_eq!(again.code, Some(0), "{}", again.text);
-    assert!(!again.text.contains("created") && again.text.contains("unchanged"), "{}", again.text);
+    assert!(
+        !again.text.contains("created") && again.text.contains("unchanged"),
+        "{}",
+        again.text
+    );
 
-    let mut procs: Vec<_> = ServiceName::ALL.into_iter().map(|s| (s, stack.spawn(s))).collect();
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", stack.grpc_addr(HealthChecker)))
-        .unwrap()
-        .connect_lazy();
+    let mut procs: Vec<_> = ServiceName::ALL
+        .into_iter()
+        .map(|s| (s, stack.spawn(s)))
+        .collect();
+    let channel = tonic::transport::Endpoint::from_shared(format!(
+        "http://{}",
+        stack.grpc_addr(HealthChecker)
+    ))
+    .unwrap()
+    .connect_lazy();
     let mut client = HealthStatusClient::new(channel);
 
     faultline_testkit::eventually(Duration::from_secs(30), "whole system healthy", || {
         let mut client = client.clone();
         async move {
-            let st = client.get_status(GetStatusRequest {}).await.ok()?.into_inner();
+            let st = client
+                .get_status(GetStatusRequest {})
+                .await
+                .ok()?
+                .into_inner();
             (st.state == ComponentState::Healthy as i32).then_some(())
         }
     })
     .await
     .unwrap();
-    let status = client.get_status(GetStatusRequest {}).await.unwrap().into_inner();
+    let status = client
+        .get_status(GetStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
     let names: Vec<&str> = status.components.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(
         names,
-        ["nats", "jetstream", "streams", "redis", "error-ingest", "injection-filter", "task-dispatcher", "result-publisher"]
+        [
+            "nats",
+            "jetstream",
+            "streams",
+            "redis",
+            "error-ingest",
+            "injection-filter",
+            "task-dispatcher",
+            "result-publisher"
+        ]
     );
     // grpc.health.v1 names: "" is the whole system, one per component.
     for name in ["", "nats", "redis", "streams", "task-dispatcher"] {
@@ -67,7 +98,10 @@ async fn reports_every_component_and_a_dead_service_with_its_reason() {
     assert_eq!(first.state, ComponentState::Healthy as i32);
 
     // Kill -9 the dispatcher: its lease expires, the checker says so.
-    let (_, dispatcher) = procs.iter_mut().find(|(s, _)| *s == TaskDispatcher).unwrap();
+    let (_, dispatcher) = procs
+        .iter_mut()
+        .find(|(s, _)| *s == TaskDispatcher)
+        .unwrap();
     dispatcher.kill();
     let changed = tokio::time::timeout(TTL * 3, async {
         loop {
@@ -79,7 +113,11 @@ async fn reports_every_component_and_a_dead_service_with_its_reason() {
     })
     .await
     .expect("watch reports the failure");
-    let c = changed.components.iter().find(|c| c.name == "task-dispatcher").unwrap();
+    let c = changed
+        .components
+        .iter()
+        .find(|c| c.name == "task-dispatcher")
+        .unwrap();
     assert_eq!(c.state, ComponentState::Unhealthy as i32);
     assert!(c.reason.contains("grpc.health.v1 at"), "{}", c.reason);
     assert!(c.last_healthy_unix_ms > 0);
@@ -93,7 +131,10 @@ async fn reports_every_component_and_a_dead_service_with_its_reason() {
     // The sweeper notices the expired lease once it is gone.
     faultline_testkit::eventually(TTL * 3, "expiry logged", || {
         let out = procs[0].1.output();
-        async move { out.contains("readiness signal expired without being withdrawn").then_some(()) }
+        async move {
+            out.contains("readiness signal expired without being withdrawn")
+                .then_some(())
+        }
     })
     .await
     .unwrap();
@@ -102,7 +143,11 @@ async fn reports_every_component_and_a_dead_service_with_its_reason() {
 fn http_get(addr: &str, path: &str) -> String {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out

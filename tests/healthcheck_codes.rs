@@ -13,8 +13,12 @@ async fn every_exit_code() {
     let _ingest = stack.spawn(ErrorIngest);
     // The dispatcher's dependency (injection-filter) never starts: NOT_SERVING.
     let _dispatcher = stack.spawn(TaskDispatcher);
-    stack.wait_probe(ErrorIngest, exit::SERVING, Duration::from_secs(20)).await;
-    stack.wait_probe(TaskDispatcher, exit::NOT_SERVING, Duration::from_secs(20)).await;
+    stack
+        .wait_probe(ErrorIngest, exit::SERVING, Duration::from_secs(20))
+        .await;
+    stack
+        .wait_probe(TaskDispatcher, exit::NOT_SERVING, Duration::from_secs(20))
+        .await;
 
     let ingest = ErrorIngest.binary();
     let dispatcher = TaskDispatcher.binary();
@@ -24,7 +28,10 @@ async fn every_exit_code() {
     let out = code(ingest, &["healthcheck"]);
     assert_eq!(out.code, Some(exit::SERVING), "{}", out.text);
     let addr = stack.grpc_addr(ErrorIngest);
-    let out = code(ingest, &["healthcheck", "--addr", &addr, "--service", "error-ingest"]);
+    let out = code(
+        ingest,
+        &["healthcheck", "--addr", &addr, "--service", "error-ingest"],
+    );
     assert_eq!(out.code, Some(exit::SERVING), "{}", out.text);
     // ... and with its readiness signal live in Redis.
     let out = code(ingest, &["healthcheck", "--readiness"]);
@@ -38,7 +45,10 @@ async fn every_exit_code() {
 
     // 2: nothing listens there.
     let free = format!("127.0.0.1:{}", faultline_testkit::free_port());
-    let out = code(ingest, &["healthcheck", "--addr", &free, "--timeout", "500ms"]);
+    let out = code(
+        ingest,
+        &["healthcheck", "--addr", &free, "--timeout", "500ms"],
+    );
     assert_eq!(out.code, Some(exit::CONNECT_FAILED), "{}", out.text);
 
     // 3: the RPC fails (unknown service name is NOT_FOUND).
@@ -48,6 +58,45 @@ async fn every_exit_code() {
     // 4: connected, NOT_SERVING; and no readiness signal while not serving.
     let out = code(dispatcher, &["healthcheck"]);
     assert_eq!(out.code, Some(exit::NOT_SERVING), "{}", out.text);
-    let out = code(ingest, &["healthcheck", "--readiness", "--instance", "someone-else"]);
+    let out = code(
+        ingest,
+        &["healthcheck", "--readiness", "--instance", "someone-else"],
+    );
     assert_eq!(out.code, Some(exit::NOT_SERVING), "{}", out.text);
+
+    // The admin port tells the same story over HTTP.
+    let (code, body) = http_get(&stack.admin_addr(ErrorIngest), "/readyz");
+    assert_eq!(code, 200, "{body}");
+    let (code, body) = http_get(&stack.admin_addr(TaskDispatcher), "/readyz");
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("waits for injection-filter"), "{body}");
+    let (code, _) = http_get(&stack.admin_addr(TaskDispatcher), "/livez");
+    assert_eq!(code, 200);
+    let (code, body) = http_get(&stack.admin_addr(TaskDispatcher), "/metrics");
+    assert_eq!(code, 200);
+    assert!(body.contains("faultline_serving 0"), "{body}");
+    assert!(
+        body.contains("faultline_gate_dependency_ready{dependency=\"injection-filter\"} 0"),
+        "{body}"
+    );
+    assert!(
+        body.contains("faultline_nats_events_total{event=\"connected\"} 1"),
+        "{body}"
+    );
+    let (_, body) = http_get(&stack.admin_addr(ErrorIngest), "/metrics");
+    assert!(body.contains("faultline_serving 1"), "{body}");
+}
+
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let code = out.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (code, out)
 }

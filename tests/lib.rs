@@ -69,7 +69,10 @@ impl Stack {
             ("NATS_URL".to_owned(), self.nats.url()),
             ("REDIS_URL".to_owned(), self.redis.url()),
             ("NATS_NAMESPACE".to_owned(), self.namespace.clone()),
-            ("FAULTLINE_READINESS__TTL".to_owned(), format!("{}s", TTL.as_secs())),
+            (
+                "FAULTLINE_READINESS__TTL".to_owned(),
+                format!("{}s", TTL.as_secs()),
+            ),
             (
                 "FAULTLINE_READINESS__RENEW_INTERVAL".to_owned(),
                 format!("{}s", RENEW.as_secs()),
@@ -79,7 +82,10 @@ impl Stack {
                 format!("{}ms", POLL.as_millis()),
             ),
             ("FAULTLINE_GATE__LOG_INTERVAL".to_owned(), "1s".to_owned()),
-            ("FAULTLINE_HEALTH__CHECK_INTERVAL".to_owned(), "300ms".to_owned()),
+            (
+                "FAULTLINE_HEALTH__CHECK_INTERVAL".to_owned(),
+                "300ms".to_owned(),
+            ),
             (
                 "FAULTLINE_SHUTDOWN__GRACE_PERIOD".to_owned(),
                 format!("{}s", GRACE.as_secs()),
@@ -103,7 +109,11 @@ impl Stack {
     /// Starts a service binary with the stack's environment plus `extra`.
     pub fn spawn_with(&self, service: ServiceName, extra: &[(&str, &str)]) -> ServiceProcess {
         let mut env = self.env();
-        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
         ServiceProcess::spawn(&bin(service.binary()), &[], &env)
             .unwrap_or_else(|e| panic!("spawn {service}: {e}"))
@@ -119,13 +129,19 @@ impl Stack {
         let mut cmd = Command::new(bin(binary_name));
         cmd.args(args);
         for (k, _) in std::env::vars() {
-            if k.starts_with("FAULTLINE_") || k == "NATS_URL" || k == "REDIS_URL" || k == "NATS_NAMESPACE" {
+            if k.starts_with("FAULTLINE_")
+                || k == "NATS_URL"
+                || k == "REDIS_URL"
+                || k == "NATS_NAMESPACE"
+            {
                 cmd.env_remove(k);
             }
         }
         cmd.envs(self.env());
         cmd.envs(extra.iter().copied());
-        let out = cmd.output().unwrap_or_else(|e| panic!("run {binary_name}: {e}"));
+        let out = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("run {binary_name}: {e}"));
         Output {
             code: out.status.code(),
             text: format!(
@@ -139,7 +155,8 @@ impl Stack {
     /// The grpc.health.v1 status of a service's `""` name, as the
     /// healthcheck exit code (0 serving, 2 connect failed, 4 not serving...).
     pub async fn probe(&self, service: ServiceName) -> i32 {
-        faultline_core::healthcheck::probe(&self.grpc_addr(service), "", Duration::from_secs(1)).await
+        faultline_core::healthcheck::probe(&self.grpc_addr(service), "", Duration::from_secs(1))
+            .await
     }
 
     /// Waits until `service` answers with exit code `code`.
@@ -160,7 +177,11 @@ impl Stack {
         let conn = faultline_core::redis_client::connect(&cfg)
             .await
             .expect("connect to redis");
-        Readiness::new(conn, Names::new(Namespace::new(&self.namespace).unwrap()), TTL)
+        Readiness::new(
+            conn,
+            Names::new(Namespace::new(&self.namespace).unwrap()),
+            TTL,
+        )
     }
 }
 

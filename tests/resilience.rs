@@ -13,7 +13,9 @@ async fn an_empty_redis_restart_is_survived_and_every_signal_reasserted_within_o
     let mut stack = Stack::start("redis_restart");
     let mut filter = stack.spawn(InjectionFilter);
     let mut dispatcher = stack.spawn(TaskDispatcher);
-    stack.wait_probe(InjectionFilter, exit::SERVING, START).await;
+    stack
+        .wait_probe(InjectionFilter, exit::SERVING, START)
+        .await;
     stack.wait_probe(TaskDispatcher, exit::SERVING, START).await;
 
     stack.redis.restart().expect("restart redis (empty)");
@@ -31,7 +33,9 @@ async fn an_empty_redis_restart_is_survived_and_every_signal_reasserted_within_o
     // One renewal, plus a poll and the client's reconnect.
     assert!(took <= RENEW + Duration::from_millis(1500), "took {took:?}");
 
-    stack.wait_probe(TaskDispatcher, exit::SERVING, Duration::from_secs(5)).await;
+    stack
+        .wait_probe(TaskDispatcher, exit::SERVING, Duration::from_secs(5))
+        .await;
     assert!(filter.try_status().is_none() && dispatcher.try_status().is_none());
 }
 
@@ -42,11 +46,42 @@ async fn a_nats_restart_is_survived() {
     stack.wait_probe(ErrorIngest, exit::SERVING, START).await;
 
     stack.nats.stop();
-    stack.wait_probe(ErrorIngest, exit::NOT_SERVING, Duration::from_secs(5)).await;
+    stack
+        .wait_probe(ErrorIngest, exit::NOT_SERVING, Duration::from_secs(5))
+        .await;
     stack.nats.restart().expect("restart nats");
-    stack.wait_probe(ErrorIngest, exit::SERVING, Duration::from_secs(20)).await;
+    stack
+        .wait_probe(ErrorIngest, exit::SERVING, Duration::from_secs(20))
+        .await;
     assert!(ingest.try_status().is_none(), "still running");
     let log = ingest.output();
     assert!(log.contains("NATS disconnected"), "{log}");
-    assert!(log.contains("NOT_SERVING") && log.contains("NATS is not connected"), "{log}");
+    assert!(
+        log.contains("NOT_SERVING") && log.contains("NATS is not connected"),
+        "{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_provisions_the_streams_at_start_when_configured() {
+    let stack = Stack::start("on_start");
+    let check = stack.run("faultline", &["init", "--check"], &[]);
+    assert_eq!(check.code, Some(1), "{}", check.text);
+    assert!(
+        check.text.contains("ON_START_TASKS") && check.text.contains("MISSING"),
+        "{}",
+        check.text
+    );
+
+    let _ingest = stack.spawn_with(ErrorIngest, &[("FAULTLINE_PROVISION__ON_START", "true")]);
+    stack.wait_probe(ErrorIngest, exit::SERVING, START).await;
+    let check = stack.run("faultline", &["init", "--check", "--json"], &[]);
+    assert_eq!(check.code, Some(0), "{}", check.text);
+    let report: serde_json::Value = serde_json::from_str(&check.text).expect("json report");
+    let streams = report["streams"].as_array().unwrap();
+    assert_eq!(streams.len(), 9);
+    assert!(
+        streams.iter().all(|s| s["action"] == "unchanged"),
+        "{report}"
+    );
 }

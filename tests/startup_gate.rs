@@ -15,7 +15,9 @@ async fn the_gate_holds_a_dependent_until_its_dependency_is_ready() {
     let mut dispatcher = stack.spawn(TaskDispatcher);
 
     // It runs and answers, but NOT_SERVING, and says whom it waits for.
-    stack.wait_probe(TaskDispatcher, exit::NOT_SERVING, START).await;
+    stack
+        .wait_probe(TaskDispatcher, exit::NOT_SERVING, START)
+        .await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(stack.probe(TaskDispatcher).await, exit::NOT_SERVING);
     assert!(readiness.live(TaskDispatcher).await.unwrap().is_empty());
@@ -26,10 +28,17 @@ async fn the_gate_holds_a_dependent_until_its_dependency_is_ready() {
     );
 
     let _filter = stack.spawn(InjectionFilter);
-    stack.wait_probe(InjectionFilter, exit::SERVING, START).await;
-    stack.wait_probe(TaskDispatcher, exit::SERVING, Duration::from_secs(5)).await;
+    stack
+        .wait_probe(InjectionFilter, exit::SERVING, START)
+        .await;
+    stack
+        .wait_probe(TaskDispatcher, exit::SERVING, Duration::from_secs(5))
+        .await;
     assert_eq!(readiness.live(TaskDispatcher).await.unwrap().len(), 1);
-    assert!(dispatcher.try_status().is_none(), "the dispatcher kept running");
+    assert!(
+        dispatcher.try_status().is_none(),
+        "the dispatcher kept running"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,7 +71,9 @@ async fn a_killed_dependency_turns_dependents_not_serving_within_one_ttl_and_the
 
     let _filter = stack.spawn(InjectionFilter);
     stack.wait_probe(TaskDispatcher, exit::SERVING, START).await;
-    stack.wait_probe(ResultPublisher, exit::SERVING, Duration::from_secs(5)).await;
+    stack
+        .wait_probe(ResultPublisher, exit::SERVING, Duration::from_secs(5))
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,12 +90,17 @@ async fn sigterm_exits_zero_within_the_grace_period_and_removes_the_readiness_si
 
     let sent = Instant::now();
     ingest.terminate();
-    let status = ingest.wait_timeout(GRACE).expect("exits within the grace period");
+    let status = ingest
+        .wait_timeout(GRACE)
+        .expect("exits within the grace period");
     assert_eq!(status.code(), Some(0), "{}", ingest.output());
     // Withdrawn, not left to expire: gone well before one TTL.
     assert!(sent.elapsed() < TTL);
     assert!(readiness.live(ErrorIngest).await.unwrap().is_empty());
-    assert!(readiness.sweep(ErrorIngest).await.unwrap().is_empty(), "withdrawn, not expired");
+    assert!(
+        readiness.sweep(ErrorIngest).await.unwrap().is_empty(),
+        "withdrawn, not expired"
+    );
     let log = ingest.output();
     assert!(log.contains("shutdown requested"), "{log}");
     assert!(log.contains("readiness signal withdrawn"), "{log}");
@@ -93,6 +109,8 @@ async fn sigterm_exits_zero_within_the_grace_period_and_removes_the_readiness_si
     let mut ingest = stack.spawn(ErrorIngest);
     stack.wait_probe(ErrorIngest, exit::SERVING, START).await;
     ingest.interrupt();
-    let status = ingest.wait_timeout(GRACE).expect("exits within the grace period");
+    let status = ingest
+        .wait_timeout(GRACE)
+        .expect("exits within the grace period");
     assert_eq!(status.code(), Some(0), "{}", ingest.output());
 }

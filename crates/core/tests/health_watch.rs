@@ -44,11 +44,19 @@ async fn check_and_list() {
     let (mut client, _stop) = serve(&reporter).await;
     let r = client.check(req("")).await.unwrap().into_inner();
     assert_eq!(r.status, ServingStatus::Serving as i32);
-    let r = client.check(req("task-dispatcher")).await.unwrap().into_inner();
+    let r = client
+        .check(req("task-dispatcher"))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(r.status, ServingStatus::NotServing as i32);
     let err = client.check(req("nope")).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::NotFound);
-    let list = client.list(HealthListRequest {}).await.unwrap().into_inner();
+    let list = client
+        .list(HealthListRequest {})
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(list.statuses.len(), 2);
 }
 
@@ -62,7 +70,10 @@ async fn watch_of_an_unknown_service_stays_open_and_sees_it_appear() {
 
     // Still open: nothing more arrives while nothing changes.
     let quiet = tokio::time::timeout(Duration::from_millis(300), stream.message()).await;
-    assert!(quiet.is_err(), "the stream must stay open and quiet: {quiet:?}");
+    assert!(
+        quiet.is_err(),
+        "the stream must stay open and quiet: {quiet:?}"
+    );
 
     reporter.set("other", Serving::Serving); // another name: no message
     reporter.set("late", Serving::NotServing);

@@ -41,7 +41,10 @@ async fn creates_exactly_the_declared_streams_and_a_second_run_changes_nothing()
     let specs = specs("prov");
 
     let first = provision(&js, &specs, Mode::Apply).await.unwrap();
-    assert!(first.streams.iter().all(|s| s.outcome == Outcome::Created), "{first}");
+    assert!(
+        first.streams.iter().all(|s| s.outcome == Outcome::Created),
+        "{first}"
+    );
     let mut declared: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
     declared.sort();
     assert_eq!(stream_names(&js).await, declared);
@@ -57,7 +60,10 @@ async fn creates_exactly_the_declared_streams_and_a_second_run_changes_nothing()
 
     let second = provision(&js, &specs, Mode::Apply).await.unwrap();
     assert!(second.in_sync() && !second.changed(), "{second}");
-    assert!(second.streams.iter().all(|s| s.outcome == Outcome::Unchanged));
+    assert!(second
+        .streams
+        .iter()
+        .all(|s| s.outcome == Outcome::Unchanged));
     let check = provision(&js, &specs, Mode::Check).await.unwrap();
     assert!(check.in_sync() && !check.changed());
 }
@@ -97,7 +103,12 @@ async fn drift_is_reported_then_repaired() {
     let apply = provision(&js, &specs, Mode::Apply).await.unwrap();
     assert!(apply.in_sync());
     assert!(matches!(
-        apply.streams.iter().find(|s| s.stream == "DRIFT_RESULTS").unwrap().outcome,
+        apply
+            .streams
+            .iter()
+            .find(|s| s.stream == "DRIFT_RESULTS")
+            .unwrap()
+            .outcome,
         Outcome::Updated { .. }
     ));
     let info = js.get_stream("DRIFT_RESULTS").await.unwrap();

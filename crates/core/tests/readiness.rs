@@ -25,7 +25,9 @@ async fn readiness(server: &RedisServer, ttl: Duration) -> Readiness {
         connect_attempts: 3,
         ..RedisConfig::default()
     };
-    let conn = faultline_core::redis_client::connect(&cfg).await.expect("redis");
+    let conn = faultline_core::redis_client::connect(&cfg)
+        .await
+        .expect("redis");
     Readiness::new(conn, Names::new(Namespace::new("rdy").unwrap()), ttl)
 }
 
@@ -68,7 +70,11 @@ async fn an_unrenewed_signal_expires_and_the_sweeper_reports_it_once() {
     })
     .await
     .unwrap();
-    assert!(started.elapsed() < Duration::from_millis(1600), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(1600),
+        "{:?}",
+        started.elapsed()
+    );
     let expired = r.sweep(SVC).await.unwrap();
     assert_eq!(expired.len(), 1);
     assert_eq!(expired[0].instance, "dies");
