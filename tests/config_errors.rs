@@ -120,6 +120,35 @@ fn dump_config_shows_the_effective_config_with_secrets_redacted() {
     assert!(out.text.contains("password = \"***\""), "{}", out.text);
 }
 
+#[test]
+fn a_config_file_named_by_the_environment_is_read_and_the_environment_wins() {
+    let stack = Stack::start("cfg_file");
+    let dir = tempfile_dir();
+    let file = dir.join("faultline.toml");
+    std::fs::write(
+        &file,
+        "namespace = \"from_file\"\n[readiness]\nttl = \"30s\"\nrenew_interval = \"10s\"\n[redis]\nconnect_attempts = 7\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    // NATS_NAMESPACE (set by the stack) beats the file; the file beats the defaults.
+    let out = stack.run(BIN, &["--dump-config"], &[("FAULTLINE_CONFIG_FILE", path)]);
+    assert_eq!(out.code, Some(0), "{}", out.text);
+    assert!(
+        out.text.contains("namespace = \"cfg_file\""),
+        "{}",
+        out.text
+    );
+    assert!(out.text.contains("connect_attempts = 7"), "{}", out.text);
+    let out = stack.run(
+        BIN,
+        &["--config", path, "--dump-config"],
+        &[("FAULTLINE_REDIS__CONNECT_ATTEMPTS", "9")],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.text);
+    assert!(out.text.contains("connect_attempts = 9"), "{}", out.text);
+}
+
 fn tempfile_dir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("faultline-cfg-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

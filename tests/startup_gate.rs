@@ -114,3 +114,44 @@ async fn sigterm_exits_zero_within_the_grace_period_and_removes_the_readiness_si
         .expect("exits within the grace period");
     assert_eq!(status.code(), Some(0), "{}", ingest.output());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_exits_at_once() {
+    let stack = Stack::start("second_signal");
+    let mut ingest = stack.spawn_with(ErrorIngest, &[("FAULTLINE_REDIS__TIMEOUT", "5s")]);
+    stack.wait_probe(ErrorIngest, exit::SERVING, START).await;
+
+    // Freeze Redis so that the drain (withdrawing the readiness signal) hangs.
+    let redis_pid = stack.redis.pid().expect("redis runs").to_string();
+    let signal = |sig: &str, pid: &str| {
+        std::process::Command::new("kill")
+            .args([sig, pid])
+            .status()
+            .unwrap();
+    };
+    signal("-STOP", &redis_pid);
+    ingest.terminate();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        ingest.try_status().is_none(),
+        "still draining while Redis hangs"
+    );
+    let second = Instant::now();
+    ingest.terminate();
+    let status = ingest
+        .wait_timeout(Duration::from_secs(2))
+        .expect("exits at once on the second signal");
+    signal("-CONT", &redis_pid);
+    assert_eq!(
+        status.code(),
+        Some(faultline_core::shutdown::EXIT_FORCED),
+        "{}",
+        ingest.output()
+    );
+    assert!(second.elapsed() < Duration::from_secs(1));
+    assert!(
+        ingest.output().contains("second signal"),
+        "{}",
+        ingest.output()
+    );
+}

@@ -23,6 +23,9 @@ pub const EXIT_CONFIG: i32 = 78;
 /// The prefix of faultline's environment variables.
 pub const ENV_PREFIX: &str = "FAULTLINE";
 
+/// The variable naming the config file (the `--config` flag's default); not a config key.
+pub const ENV_CONFIG_FILE: &str = "FAULTLINE_CONFIG_FILE";
+
 /// A configuration problem, naming the key and the bad value.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -182,6 +185,8 @@ pub struct Config {
     pub provision: ProvisionConfig,
     /// The health-checker's checks.
     pub health: HealthConfig,
+    /// error-ingest's own settings.
+    pub ingest: IngestConfig,
     /// Where every service listens and what it depends on.
     pub services: ServicesConfig,
 }
@@ -199,6 +204,7 @@ impl Default for Config {
             shutdown: ShutdownConfig::default(),
             provision: ProvisionConfig::default(),
             health: HealthConfig::default(),
+            ingest: IngestConfig::default(),
             services: ServicesConfig::default(),
         }
     }
@@ -455,6 +461,87 @@ impl Default for HealthConfig {
     }
 }
 
+/// error-ingest's own settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Where producers reach the HTTP API (`host:port`).
+    pub http_addr: String,
+    /// Local address to bind for HTTP (default: derived from `http_addr`).
+    pub http_listen: Option<SocketAddr>,
+    /// Require an API key. Turning it off is logged loudly at start.
+    pub auth: bool,
+    /// File of API keys: one per line, `<namespace> <name> sha256:<hex>`; `#` starts a comment.
+    pub api_keys_file: Option<PathBuf>,
+    /// API keys from the environment: `<namespace>:<name>:sha256:<hex>`, separated by `,`.
+    pub api_keys: Option<String>,
+    /// Environment for events that name none (none: they go to `{ns}.errors`).
+    pub default_environment: Option<String>,
+    /// Largest event in bytes, after decompression. Must stay below the NATS max payload.
+    pub max_event_bytes: usize,
+    /// Longest string value in bytes.
+    pub max_string_bytes: usize,
+    /// Deepest nesting of objects and arrays.
+    pub max_depth: usize,
+    /// Most stack frames.
+    pub max_frames: usize,
+    /// Most events in one batch.
+    pub max_batch: usize,
+    /// Sustained requests per second per API key.
+    pub rate_limit: f64,
+    /// Burst per API key.
+    pub rate_burst: f64,
+    /// At most this many events of one fingerprint are forwarded per window; the rest are only counted.
+    pub fingerprint_cap: u64,
+    /// The window of `fingerprint_cap`.
+    #[serde(with = "humantime_serde")]
+    pub fingerprint_window: Duration,
+    /// How long a fingerprint's counters are kept after it was last seen.
+    #[serde(with = "humantime_serde")]
+    pub fingerprint_retention: Duration,
+    /// Events being published at once; more are refused with 503 rather than queued.
+    pub max_in_flight: usize,
+    /// How long to wait for a JetStream ack.
+    #[serde(with = "humantime_serde")]
+    pub publish_timeout: Duration,
+    /// `Retry-After` sent with 503 and 429.
+    #[serde(with = "humantime_serde")]
+    pub retry_after: Duration,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            http_addr: "127.0.0.1:8080".into(),
+            http_listen: None,
+            auth: true,
+            api_keys_file: None,
+            api_keys: None,
+            default_environment: None,
+            max_event_bytes: 256 * 1024,
+            max_string_bytes: 16 * 1024,
+            max_depth: 8,
+            max_frames: 250,
+            max_batch: 100,
+            rate_limit: 1000.0,
+            rate_burst: 2000.0,
+            fingerprint_cap: 100,
+            fingerprint_window: Duration::from_secs(60),
+            fingerprint_retention: Duration::from_secs(30 * 24 * 3600),
+            max_in_flight: 1024,
+            publish_timeout: Duration::from_secs(5),
+            retry_after: Duration::from_secs(1),
+        }
+    }
+}
+
+impl IngestConfig {
+    /// The address to bind for HTTP.
+    pub fn http_bind(&self) -> Result<SocketAddr, String> {
+        listen_addr(self.http_listen, &self.http_addr)
+    }
+}
+
 /// Where a service listens, where others reach it, and what it waits for.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -650,7 +737,12 @@ impl Config {
     ) -> Result<Self, ConfigError> {
         // Defaults as the lowest source, so that one key of a table (say
         // services.error_ingest.grpc_addr) can be set without the others.
-        let defaults = config::Config::try_from(&Config::default())
+        // Maps are merged key by key, so the default environments are left
+        // out here and filled in only when none is configured: a configured
+        // set replaces the default one instead of adding to it.
+        let mut base = Config::default();
+        base.provision.environments.clear();
+        let defaults = config::Config::try_from(&base)
             .map_err(|e| ConfigError::Load(format!("defaults: {e}")))?;
         let mut builder = config::Config::builder().add_source(defaults);
         if let Some(path) = file {
@@ -678,7 +770,9 @@ impl Config {
         );
         let ours: HashMap<String, String> = env
             .iter()
-            .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}_")))
+            .filter(|(k, _)| {
+                k.starts_with(&format!("{ENV_PREFIX}_")) && k.as_str() != ENV_CONFIG_FILE
+            })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         builder = builder.add_source(
@@ -690,9 +784,12 @@ impl Config {
         let raw = builder
             .build()
             .map_err(|e| ConfigError::Load(e.to_string()))?;
-        let cfg: Config = raw
+        let mut cfg: Config = raw
             .try_deserialize()
             .map_err(|e| ConfigError::Load(explain_deserialize_error(&e.to_string())))?;
+        if cfg.provision.environments.is_empty() {
+            cfg.provision.environments = ProvisionConfig::default().environments;
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -826,6 +923,90 @@ impl Config {
                 humantime::format_duration(stream.dedup_window).to_string(),
                 (stream.dedup_window.is_zero() || stream.dedup_window > stream.max_age)
                     .then(|| "must be greater than zero and at most max_age".to_owned()),
+            );
+        }
+        let ing = &self.ingest;
+        check(
+            "ingest.http_addr",
+            ing.http_addr.clone(),
+            ing.http_bind().err(),
+        );
+        check(
+            "ingest.max_event_bytes",
+            ing.max_event_bytes.to_string(),
+            (ing.max_event_bytes < 1024 || ing.max_event_bytes > 960 * 1024).then(|| {
+                "must be 1 KiB to 960 KiB (below the NATS default max payload of 1 MiB)".to_owned()
+            }),
+        );
+        check(
+            "ingest.max_string_bytes",
+            ing.max_string_bytes.to_string(),
+            (ing.max_string_bytes == 0 || ing.max_string_bytes > ing.max_event_bytes)
+                .then(|| "must be greater than zero and at most ingest.max_event_bytes".to_owned()),
+        );
+        for (key, v, lo, hi) in [
+            ("ingest.max_depth", ing.max_depth, 2, 64),
+            ("ingest.max_frames", ing.max_frames, 1, 10_000),
+            ("ingest.max_batch", ing.max_batch, 1, 10_000),
+            ("ingest.max_in_flight", ing.max_in_flight, 1, 1_000_000),
+        ] {
+            check(
+                key,
+                v.to_string(),
+                (v < lo || v > hi).then(|| format!("must be {lo} to {hi}")),
+            );
+        }
+        check(
+            "ingest.rate_limit",
+            ing.rate_limit.to_string(),
+            (ing.rate_limit.is_nan() || ing.rate_limit <= 0.0 || !ing.rate_limit.is_finite())
+                .then(|| "must be a positive number".to_owned()),
+        );
+        check(
+            "ingest.rate_burst",
+            ing.rate_burst.to_string(),
+            (ing.rate_burst.is_nan() || ing.rate_burst < 1.0 || !ing.rate_burst.is_finite())
+                .then(|| "must be at least 1".to_owned()),
+        );
+        check(
+            "ingest.fingerprint_cap",
+            ing.fingerprint_cap.to_string(),
+            (ing.fingerprint_cap == 0).then(|| "must be at least 1".to_owned()),
+        );
+        for (key, d) in [
+            ("ingest.fingerprint_window", ing.fingerprint_window),
+            ("ingest.fingerprint_retention", ing.fingerprint_retention),
+            ("ingest.publish_timeout", ing.publish_timeout),
+            ("ingest.retry_after", ing.retry_after),
+        ] {
+            check(
+                key,
+                humantime::format_duration(d).to_string(),
+                (d < Duration::from_millis(1)).then(|| "must be greater than zero".to_owned()),
+            );
+        }
+        if let Some(env) = &ing.default_environment {
+            check(
+                "ingest.default_environment",
+                env.clone(),
+                (!self.provision.environments.contains_key(env)).then(|| {
+                    format!(
+                        "not a configured environment (provision.environments: {})",
+                        self.provision
+                            .environments
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }),
+            );
+        }
+        if let Some(path) = &ing.api_keys_file {
+            check(
+                "ingest.api_keys_file",
+                path.display().to_string(),
+                (!path.is_file()).then(|| "file does not exist".to_owned()),
             );
         }
         for service in ServiceName::ALL {
@@ -1024,6 +1205,37 @@ mod tests {
         assert_eq!(cfg.nats.url.expose(), "nats://127.0.0.1:5000");
         let missing = Config::load_with_env(Some(&dir.path().join("nope.toml")), &env(&[]));
         assert!(missing.unwrap_err().to_string().contains("nope.toml"));
+    }
+
+    #[test]
+    fn configured_environments_replace_the_defaults() {
+        let cfg = load(&[]).unwrap();
+        let envs: Vec<_> = cfg.provision.environments.keys().cloned().collect();
+        assert_eq!(envs, ["production", "staging"]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.toml");
+        std::fs::write(
+            &path,
+            "[provision.environments.qa]\ndedup_window = \"1h\"\n",
+        )
+        .unwrap();
+        let cfg = Config::load_with_env(Some(&path), &env(&[])).unwrap();
+        let envs: Vec<_> = cfg.provision.environments.keys().cloned().collect();
+        assert_eq!(envs, ["qa"]);
+        assert_eq!(
+            cfg.provision.environments["qa"].dedup_window,
+            Duration::from_secs(3600)
+        );
+        assert_eq!(
+            cfg.provision.environments["qa"].max_age,
+            Duration::from_secs(7 * 24 * 3600)
+        );
+    }
+
+    #[test]
+    fn the_config_file_variable_is_not_a_key() {
+        let cfg = load(&[("FAULTLINE_CONFIG_FILE", "/etc/faultline.toml")]).unwrap();
+        assert_eq!(cfg.namespace, "faultline");
     }
 
     #[test]

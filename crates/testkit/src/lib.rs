@@ -915,6 +915,11 @@ impl RedisServer {
     }
 
     /// Client URL, `redis://127.0.0.1:PORT`.
+    /// Process id of the running server, if any (to freeze it with SIGSTOP in fault tests).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
