@@ -267,6 +267,49 @@ impl Names {
         ]
     }
 
+    /// Redis hash of one fingerprint's counters (count, first and last seen, last event).
+    pub fn fingerprint_key(&self, fingerprint: &str) -> String {
+        format!("faultline:{}:fp:{}", self.ns, fingerprint)
+    }
+
+    /// Redis set of the environments a fingerprint was seen in.
+    pub fn fingerprint_envs_key(&self, fingerprint: &str) -> String {
+        format!("faultline:{}:fp:{}:envs", self.ns, fingerprint)
+    }
+
+    /// Redis set of the releases a fingerprint was seen in.
+    pub fn fingerprint_releases_key(&self, fingerprint: &str) -> String {
+        format!("faultline:{}:fp:{}:releases", self.ns, fingerprint)
+    }
+
+    /// Redis counter of a fingerprint's events in the current cap window.
+    pub fn fingerprint_window_key(&self, fingerprint: &str) -> String {
+        format!("faultline:{}:fp:{}:window", self.ns, fingerprint)
+    }
+
+    /// Redis sorted set of fingerprints by count.
+    pub fn fingerprint_top_key(&self) -> String {
+        format!("faultline:{}:fp-top", self.ns)
+    }
+
+    /// The `Nats-Msg-Id` of an error event: one id per environment,
+    /// fingerprint and release, so the dedup window holds one id per
+    /// distinct error, and a new release makes the same error new again.
+    pub fn error_msg_id(
+        &self,
+        env: Option<&str>,
+        fingerprint: &str,
+        release: Option<&str>,
+    ) -> String {
+        format!(
+            "{}-{}-{}-{}",
+            self.ns,
+            env.unwrap_or("none"),
+            fingerprint,
+            release.unwrap_or("none")
+        )
+    }
+
     /// Redis key holding one instance's readiness signal.
     pub fn readiness_key(&self, service: ServiceName, instance: &str) -> String {
         format!("faultline:{}:ready:{}:{}", self.ns, service, instance)

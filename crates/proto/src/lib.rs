@@ -24,4 +24,9 @@ pub mod faultline {
             tonic::include_proto!("faultline.health.v1");
         }
     }
+    pub mod ingest {
+        pub mod v1 {
+            tonic::include_proto!("faultline.ingest.v1");
+        }
+    }
 }
