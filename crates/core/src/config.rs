@@ -487,6 +487,8 @@ pub struct IngestConfig {
     pub max_frames: usize,
     /// Most events in one batch.
     pub max_batch: usize,
+    /// Largest batch body in bytes (after decompression).
+    pub max_batch_bytes: usize,
     /// Sustained requests per second per API key.
     pub rate_limit: f64,
     /// Burst per API key.
@@ -523,6 +525,7 @@ impl Default for IngestConfig {
             max_depth: 8,
             max_frames: 250,
             max_batch: 100,
+            max_batch_bytes: 4 * 1024 * 1024,
             rate_limit: 1000.0,
             rate_burst: 2000.0,
             fingerprint_cap: 100,
@@ -949,6 +952,12 @@ impl Config {
             ("ingest.max_frames", ing.max_frames, 1, 10_000),
             ("ingest.max_batch", ing.max_batch, 1, 10_000),
             ("ingest.max_in_flight", ing.max_in_flight, 1, 1_000_000),
+            (
+                "ingest.max_batch_bytes",
+                ing.max_batch_bytes,
+                1024,
+                64 * 1024 * 1024,
+            ),
         ] {
             check(
                 key,

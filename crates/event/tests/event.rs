@@ -168,8 +168,12 @@ fn message_fingerprints_ignore_variable_parts_but_keep_the_seed_signature() {
         r#"{"error": "user 98765 not found at 2026-11-23T10:00:00Z", "context": {"file": "a.py", "line": 3}}"#,
     );
     assert_eq!(fingerprint(&a), fingerprint(&b));
-    let other_line = ok(r#"{"error": "user 1 not found at 2026-01-02T00:00:00Z", "context": {"file": "a.py", "line": 4}}"#);
-    let same_line = ok(r#"{"error": "user 2 not found at 2026-01-03T00:00:00Z", "context": {"file": "a.py", "line": 3}}"#);
+    let other_line = ok(
+        r#"{"error": "user 1 not found at 2026-01-02T00:00:00Z", "context": {"file": "a.py", "line": 4}}"#,
+    );
+    let same_line = ok(
+        r#"{"error": "user 2 not found at 2026-01-03T00:00:00Z", "context": {"file": "a.py", "line": 3}}"#,
+    );
     assert_eq!(fingerprint(&a), fingerprint(&same_line));
     assert_ne!(fingerprint(&a), fingerprint(&other_line));
 }

@@ -5,6 +5,8 @@
 //! binaries as child processes with captured output, and offers [`eventually`] to poll
 //! asynchronous conditions in integration tests.
 
+pub mod http;
+
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::fs::{self, File};

@@ -1,0 +1,247 @@
+//! Occurrence counters per fingerprint in Redis: every accepted event is
+//! counted, duplicates included, in one round trip (one Lua script), which
+//! also advances the per-fingerprint cap window.
+//!
+//! Per fingerprint: a hash (`count`, `first_seen`, `last_seen`,
+//! `last_event_id`), a set of environments, a set of releases, all expiring
+//! `fingerprint_retention` after the last occurrence; and a sorted set of
+//! fingerprints by count for `?top=N`, trimmed to the largest 10,000.
+
+use std::time::Duration;
+
+use faultline_core::names::Names;
+use redis::aio::ConnectionManager;
+use redis::{RedisResult, Script};
+use serde::Serialize;
+
+const TOP_KEEP: i64 = 10_000;
+
+const RECORD: &str = r"
+local count = redis.call('HINCRBY', KEYS[1], 'count', 1)
+redis.call('HSETNX', KEYS[1], 'first_seen', ARGV[1])
+redis.call('HSET', KEYS[1], 'last_seen', ARGV[1], 'last_event_id', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+if ARGV[3] ~= '' then
+  redis.call('SADD', KEYS[2], ARGV[3])
+  redis.call('PEXPIRE', KEYS[2], ARGV[6])
+end
+if ARGV[4] ~= '' then
+  redis.call('SADD', KEYS[3], ARGV[4])
+  redis.call('PEXPIRE', KEYS[3], ARGV[6])
+end
+redis.call('ZINCRBY', KEYS[4], 1, ARGV[7])
+if count % 100 == 1 then
+  redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -(tonumber(ARGV[8]) + 1))
+end
+local window = redis.call('INCR', KEYS[5])
+if window == 1 then
+  redis.call('PEXPIRE', KEYS[5], ARGV[5])
+end
+return {count, window}
+";
+
+const UNDO: &str = r"
+local count = redis.call('HINCRBY', KEYS[1], 'count', -1)
+if count <= 0 then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+else
+  redis.call('ZINCRBY', KEYS[2], -1, ARGV[1])
+end
+local window = redis.call('DECR', KEYS[3])
+if window <= 0 then
+  redis.call('DEL', KEYS[3])
+end
+return count
+";
+
+/// What one occurrence did to the counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counted {
+    /// Occurrences so far, this one included.
+    pub count: u64,
+    /// Occurrences in the current cap window, this one included.
+    pub window: u64,
+}
+
+/// What is known about a fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FingerprintStats {
+    /// The fingerprint.
+    pub fingerprint: String,
+    /// Occurrences, duplicates included.
+    pub count: u64,
+    /// First occurrence (unix ms).
+    pub first_seen_unix_ms: i64,
+    /// Last occurrence (unix ms).
+    pub last_seen_unix_ms: i64,
+    /// Id of the last event.
+    pub last_event_id: String,
+    /// Environments it was seen in.
+    pub environments: Vec<String>,
+    /// Releases it was seen in.
+    pub releases: Vec<String>,
+}
+
+/// One occurrence to count.
+#[derive(Debug, Clone, Copy)]
+pub struct Occurrence<'a> {
+    /// Fingerprint.
+    pub fingerprint: &'a str,
+    /// Event id.
+    pub event_id: &'a str,
+    /// Environment, if any.
+    pub environment: Option<&'a str>,
+    /// Release, if any.
+    pub release: Option<&'a str>,
+    /// When (unix ms).
+    pub at_unix_ms: i64,
+}
+
+/// The counters of one namespace.
+#[derive(Clone)]
+pub struct Counter {
+    conn: ConnectionManager,
+    names: Names,
+    window: Duration,
+    retention: Duration,
+    record: Script,
+    undo: Script,
+}
+
+impl std::fmt::Debug for Counter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Counter")
+            .field("namespace", self.names.namespace())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Counter {
+    /// Counters with a cap window of `window`, kept `retention` after the last occurrence.
+    pub fn new(
+        conn: ConnectionManager,
+        names: Names,
+        window: Duration,
+        retention: Duration,
+    ) -> Self {
+        Self {
+            conn,
+            names,
+            window,
+            retention,
+            record: Script::new(RECORD),
+            undo: Script::new(UNDO),
+        }
+    }
+
+    /// Counts one occurrence.
+    pub async fn record(&self, o: Occurrence<'_>) -> RedisResult<Counted> {
+        let n = &self.names;
+        let fp = o.fingerprint;
+        let mut conn = self.conn.clone();
+        let (count, window): (u64, u64) = self
+            .record
+            .key(n.fingerprint_key(fp))
+            .key(n.fingerprint_envs_key(fp))
+            .key(n.fingerprint_releases_key(fp))
+            .key(n.fingerprint_top_key())
+            .key(n.fingerprint_window_key(fp))
+            .arg(o.at_unix_ms)
+            .arg(o.event_id)
+            .arg(o.environment.unwrap_or(""))
+            .arg(o.release.unwrap_or(""))
+            .arg(self.window.as_millis() as u64)
+            .arg(self.retention.as_millis() as u64)
+            .arg(fp)
+            .arg(TOP_KEEP)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(Counted { count, window })
+    }
+
+    /// Takes back an occurrence whose event JetStream did not take.
+    pub async fn undo(&self, fingerprint: &str) -> RedisResult<()> {
+        let n = &self.names;
+        let mut conn = self.conn.clone();
+        let _: i64 = self
+            .undo
+            .key(n.fingerprint_key(fingerprint))
+            .key(n.fingerprint_top_key())
+            .key(n.fingerprint_window_key(fingerprint))
+            .arg(fingerprint)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// The counters of one fingerprint.
+    pub async fn get(&self, fingerprint: &str) -> RedisResult<Option<FingerprintStats>> {
+        Ok(self
+            .get_many(&[fingerprint.to_owned()])
+            .await?
+            .pop()
+            .flatten())
+    }
+
+    async fn get_many(
+        &self,
+        fingerprints: &[String],
+    ) -> RedisResult<Vec<Option<FingerprintStats>>> {
+        let n = &self.names;
+        let mut pipe = redis::pipe();
+        for fp in fingerprints {
+            pipe.cmd("HGETALL")
+                .arg(n.fingerprint_key(fp))
+                .cmd("SMEMBERS")
+                .arg(n.fingerprint_envs_key(fp))
+                .cmd("SMEMBERS")
+                .arg(n.fingerprint_releases_key(fp));
+        }
+        let mut conn = self.conn.clone();
+        type Row = (
+            std::collections::HashMap<String, String>,
+            Vec<String>,
+            Vec<String>,
+        );
+        let raw: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
+        let mut out = Vec::with_capacity(fingerprints.len());
+        for (fp, chunk) in fingerprints.iter().zip(raw.chunks(3)) {
+            let row: Row =
+                redis::FromRedisValue::from_redis_value(redis::Value::Array(chunk.to_vec()))?;
+            let (hash, mut envs, mut releases) = row;
+            if hash.is_empty() {
+                out.push(None);
+                continue;
+            }
+            envs.sort();
+            releases.sort();
+            let num = |k: &str| hash.get(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+            out.push(Some(FingerprintStats {
+                fingerprint: fp.clone(),
+                count: num("count").max(0) as u64,
+                first_seen_unix_ms: num("first_seen"),
+                last_seen_unix_ms: num("last_seen"),
+                last_event_id: hash.get("last_event_id").cloned().unwrap_or_default(),
+                environments: envs,
+                releases,
+            }));
+        }
+        Ok(out)
+    }
+
+    /// The `n` fingerprints with the most occurrences, most first.
+    pub async fn top(&self, n: usize) -> RedisResult<Vec<FingerprintStats>> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn.clone();
+        let fps: Vec<String> = redis::cmd("ZREVRANGE")
+            .arg(self.names.fingerprint_top_key())
+            .arg(0)
+            .arg(n as i64 - 1)
+            .query_async(&mut conn)
+            .await?;
+        Ok(self.get_many(&fps).await?.into_iter().flatten().collect())
+    }
+}

@@ -1,0 +1,315 @@
+//! The HTTP API (see `docs/openapi.yaml`): thin, HTTP ↔ pipeline.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use faultline_core::names::Namespace;
+use faultline_event::EventError;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::auth::{presented, ApiKeys, Principal};
+use crate::error::{retry_after_secs, IngestError};
+use crate::limiter::RateLimiter;
+use crate::pipeline::Ingestor;
+
+/// The OpenAPI document of this API.
+pub const OPENAPI: &str = include_str!("../../../docs/openapi.yaml");
+
+#[derive(Debug, Clone)]
+pub(crate) struct HttpState {
+    pub(crate) ingestor: Ingestor,
+    pub(crate) keys: Arc<ApiKeys>,
+    pub(crate) limiter: Arc<RateLimiter>,
+    pub(crate) namespace: Namespace,
+    pub(crate) max_batch: usize,
+    pub(crate) max_batch_bytes: usize,
+}
+
+pub(crate) fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/v1/errors", post(post_error))
+        .route("/v1/errors:batch", post(post_batch))
+        .route("/v1/fingerprints", get(top_fingerprints))
+        .route("/v1/fingerprints/{fingerprint}", get(get_fingerprint))
+        .route("/v1/openapi.yaml", get(openapi))
+        // Bodies are read with explicit limits below, answered in JSON.
+        .layer(DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+fn error_response(err: &IngestError) -> Response {
+    let status = StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut resp = (
+        status,
+        Json(serde_json::json!({ "error": { "code": err.code(), "message": err.to_string() } })),
+    )
+        .into_response();
+    if let Some(after) = err.retry_after() {
+        resp.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(retry_after_secs(after)),
+        );
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        resp.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    resp
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn authorize(st: &HttpState, headers: &HeaderMap, cost: f64) -> Result<Principal, IngestError> {
+    let key = presented(
+        header_str(headers, "authorization"),
+        header_str(headers, "x-api-key"),
+    );
+    let principal = st.keys.authenticate(key, &st.namespace)?;
+    st.limiter
+        .check(&principal.name, cost)
+        .map_err(|retry_after| IngestError::RateLimited { retry_after })?;
+    Ok(principal)
+}
+
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, IngestError> {
+    if let Some(ct) = header_str(headers, "content-type") {
+        let mime = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if mime != "application/json" && !mime.ends_with("+json") {
+            return Err(IngestError::Encoding {
+                message: format!("content type {mime:?} is not supported; send application/json"),
+                code: "unsupported_media_type",
+            });
+        }
+    }
+    let raw = axum::body::to_bytes(body, limit + 1).await.map_err(|_| {
+        IngestError::Invalid(EventError::TooLarge {
+            size: limit + 1,
+            limit,
+        })
+    })?;
+    if raw.len() > limit {
+        return Err(IngestError::Invalid(EventError::TooLarge {
+            size: raw.len(),
+            limit,
+        }));
+    }
+    match header_str(headers, "content-encoding").map(|e| e.trim().to_ascii_lowercase()) {
+        None => Ok(raw),
+        Some(e) if e.is_empty() || e == "identity" => Ok(raw),
+        Some(e) if e == "gzip" || e == "x-gzip" => gunzip(&raw, limit),
+        Some(e) => Err(IngestError::Encoding {
+            message: format!("content encoding {e:?} is not supported; send identity or gzip"),
+            code: "unsupported_encoding",
+        }),
+    }
+}
+
+/// Decompresses at most `limit` bytes: a gzip bomb stops at the cap.
+pub(crate) fn gunzip(raw: &[u8], limit: usize) -> Result<Bytes, IngestError> {
+    let mut out = Vec::with_capacity(raw.len().saturating_mul(4).min(limit + 1));
+    flate2::read::GzDecoder::new(raw)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| IngestError::Encoding {
+            message: format!("the gzip body does not decompress: {e}"),
+            code: "bad_encoding",
+        })?;
+    if out.len() > limit {
+        return Err(IngestError::Invalid(EventError::TooLarge {
+            size: out.len(),
+            limit,
+        }));
+    }
+    Ok(out.into())
+}
+
+async fn post_error(State(st): State<HttpState>, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        authorize(&st, &headers, 1.0)?;
+        let body = read_body(&headers, body, st.ingestor.limits().max_event_bytes).await?;
+        Ok::<_, IngestError>(body)
+    }
+    .await;
+    let body = match result {
+        Ok(b) => b,
+        Err(e) => {
+            st.ingestor.refused("http", &e);
+            return error_response(&e);
+        }
+    };
+    match st.ingestor.ingest(&body, "http").await {
+        Ok(accepted) => (StatusCode::ACCEPTED, Json(accepted)).into_response(),
+        Err(e) => error_response(&e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Wrapped<'a> {
+    #[serde(borrow)]
+    events: Vec<&'a RawValue>,
+}
+
+/// A batch is a JSON array of events, or `{"events": [...]}`; each event
+/// stays raw so it is validated exactly like a single one.
+fn split_batch(body: &[u8]) -> Result<Vec<&RawValue>, IngestError> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    let parsed = match first {
+        Some(b'{') => serde_json::from_slice::<Wrapped<'_>>(body).map(|w| w.events),
+        _ => serde_json::from_slice::<Vec<&RawValue>>(body),
+    };
+    parsed.map_err(|e| {
+        IngestError::Invalid(EventError::Malformed {
+            line: e.line(),
+            column: e.column(),
+            message: format!("a batch is a JSON array of events, or {{\"events\": [...]}}: {e}"),
+        })
+    })
+}
+
+async fn post_batch(State(st): State<HttpState>, headers: HeaderMap, body: Body) -> Response {
+    let prelude = async {
+        let body = read_body(&headers, body, st.max_batch_bytes).await?;
+        Ok::<_, IngestError>(body)
+    }
+    .await;
+    let body = match prelude {
+        Ok(b) => b,
+        Err(e) => {
+            st.ingestor.refused("http", &e);
+            return error_response(&e);
+        }
+    };
+    let events = match std::str::from_utf8(&body) {
+        Ok(_) => split_batch(&body),
+        Err(e) => Err(IngestError::Invalid(EventError::InvalidUtf8 {
+            offset: e.valid_up_to(),
+        })),
+    };
+    let events = match events {
+        Ok(v) => v,
+        Err(err) => {
+            st.ingestor.refused("http", &err);
+            return error_response(&err);
+        }
+    };
+    if events.len() > st.max_batch {
+        let err = IngestError::BatchTooLarge {
+            size: events.len(),
+            limit: st.max_batch,
+        };
+        st.ingestor.refused("http", &err);
+        return error_response(&err);
+    }
+    if let Err(e) = authorize(&st, &headers, events.len().max(1) as f64) {
+        st.ingestor.refused("http", &e);
+        return error_response(&e);
+    }
+    let results = futures_util::future::join_all(
+        events
+            .iter()
+            .map(|raw| st.ingestor.ingest(raw.get().as_bytes(), "http")),
+    )
+    .await;
+    let mut accepted = 0usize;
+    let items: Vec<serde_json::Value> = results
+        .into_iter()
+        .enumerate()
+        .map(|(index, r)| match r {
+            Ok(a) => {
+                accepted += 1;
+                let mut v = serde_json::to_value(a).expect("serialises");
+                v["index"] = index.into();
+                v["status"] = 202.into();
+                v
+            }
+            Err(e) => {
+                let mut v = serde_json::json!({
+                    "index": index,
+                    "status": e.http_status(),
+                    "error": { "code": e.code(), "message": e.to_string() },
+                });
+                if let Some(after) = e.retry_after() {
+                    v["retry_after"] = retry_after_secs(after).into();
+                }
+                v
+            }
+        })
+        .collect();
+    let rejected = items.len() - accepted;
+    (
+        StatusCode::OK,
+        Json(serde_json::json!({ "accepted": accepted, "rejected": rejected, "results": items })),
+    )
+        .into_response()
+}
+
+async fn get_fingerprint(
+    State(st): State<HttpState>,
+    headers: HeaderMap,
+    Path(fingerprint): Path<String>,
+) -> Response {
+    if let Err(e) = authorize(&st, &headers, 1.0) {
+        return error_response(&e);
+    }
+    match st.ingestor.counter().get(&fingerprint).await {
+        Ok(Some(stats)) => Json(stats).into_response(),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({ "error": { "code": "not_found", "message": format!("no occurrences of {fingerprint:?}") } })),
+        )
+            .into_response(),
+        Err(err) => error_response(&IngestError::Unavailable {
+            reason: format!("counters unavailable: {err}"),
+            retry_after: std::time::Duration::from_secs(1),
+        }),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct TopQuery {
+    top: Option<usize>,
+}
+
+async fn top_fingerprints(
+    State(st): State<HttpState>,
+    headers: HeaderMap,
+    Query(q): Query<TopQuery>,
+) -> Response {
+    if let Err(e) = authorize(&st, &headers, 1.0) {
+        return error_response(&e);
+    }
+    let n = q.top.unwrap_or(10);
+    if !(1..=100).contains(&n) {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(serde_json::json!({ "error": { "code": "invalid_value", "message": "top must be 1 to 100" } })),
+        )
+            .into_response();
+    }
+    match st.ingestor.counter().top(n).await {
+        Ok(list) => Json(serde_json::json!({ "fingerprints": list })).into_response(),
+        Err(err) => error_response(&IngestError::Unavailable {
+            reason: format!("counters unavailable: {err}"),
+            retry_after: std::time::Duration::from_secs(1),
+        }),
+    }
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI)
+}
