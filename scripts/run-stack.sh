@@ -93,6 +93,13 @@ say "Redis    $REDIS_URL  (AOF in .run/redis)"
 "$BIN/faultline" init > "$RUN/logs/init.log" 2>&1 || { cat "$RUN/logs/init.log"; die "provisioning failed"; }
 say "streams  provisioned ($(grep -c -E 'created|unchanged|updated' "$RUN/logs/init.log") declared; see .run/logs/init.log)"
 
+# A local API key for error-ingest, made once and kept in .run/ (mode 0600).
+if [[ ! -s "$RUN/api-key" ]]; then
+    rm -f "$RUN/api-keys"
+    (umask 077; "$BIN/faultline" apikey --name local --append "$RUN/api-keys" > "$RUN/api-key" 2>/dev/null)
+fi
+export FAULTLINE_INGEST__API_KEYS_FILE="$RUN/api-keys"
+
 for s in "${SERVICES[@]}"; do
     setsid "$BIN/faultline-$s" > "$RUN/logs/$s.log" 2>&1 &
     PIDS+=($!)
@@ -110,6 +117,9 @@ bold "faultline is up. Ctrl-C stops everything."
 say "status:  target/$PROFILE/faultline status    |  curl http://127.0.0.1:9090/v1/status"
 say "health:  target/$PROFILE/faultline-task-dispatcher healthcheck"
 say "metrics: curl http://127.0.0.1:9093/metrics"
+say "report an error (API key in .run/api-key):"
+say "  curl -s -H \"Authorization: Bearer \$(cat .run/api-key)\" -H 'Content-Type: application/json' \\"
+say "       -d '{\"error\": \"KeyError: user_id\", \"environment\": \"staging\"}' http://127.0.0.1:8080/v1/errors"
 echo
 # Follow the services' logs until Ctrl-C, or until a process of the stack exits.
 tail -q -n 0 -F $(printf "$RUN/logs/%s.log " "${SERVICES[@]}") 2>/dev/null | sed -u 's/^/  | /' &

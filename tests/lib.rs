@@ -34,7 +34,11 @@ pub struct Stack {
     /// The namespace of this stack.
     pub namespace: String,
     ports: BTreeMap<ServiceName, (u16, u16)>,
+    ingest_http: u16,
 }
+
+/// The API key every stack's error-ingest accepts.
+pub const API_KEY: &str = "e2e-test-key";
 
 impl Stack {
     /// Starts nats-server and redis-server on free ports.
@@ -50,6 +54,7 @@ impl Stack {
             redis,
             namespace: namespace.to_owned(),
             ports,
+            ingest_http: free_port(),
         }
     }
 
@@ -61,6 +66,11 @@ impl Stack {
     /// The admin address of a service.
     pub fn admin_addr(&self, service: ServiceName) -> String {
         format!("127.0.0.1:{}", self.ports[&service].1)
+    }
+
+    /// error-ingest's HTTP address.
+    pub fn ingest_http_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.ingest_http)
     }
 
     /// The environment every process of this stack gets.
@@ -91,6 +101,18 @@ impl Stack {
                 format!("{}s", GRACE.as_secs()),
             ),
             ("FAULTLINE_NATS__BACKOFF_MAX".to_owned(), "1s".to_owned()),
+            (
+                "FAULTLINE_INGEST__HTTP_ADDR".to_owned(),
+                self.ingest_http_addr(),
+            ),
+            (
+                "FAULTLINE_INGEST__API_KEYS".to_owned(),
+                format!(
+                    "{}:e2e:{}",
+                    self.namespace,
+                    faultline_error_ingest::auth::stored_form(API_KEY)
+                ),
+            ),
         ];
         for s in ServiceName::ALL {
             let key = s.config_key().to_ascii_uppercase();

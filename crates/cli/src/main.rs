@@ -68,6 +68,20 @@ enum Command {
     },
     /// Print the effective configuration, secrets redacted.
     Config,
+    /// Make a new API key for error-ingest. The key goes to stdout (shown
+    /// once); its stored form (a hash) goes to stderr and, with `--append`,
+    /// to a keys file.
+    Apikey {
+        /// Who the key is for (a name for logs and metrics).
+        #[arg(long)]
+        name: String,
+        /// The project it may write to (default: the configured namespace).
+        #[arg(long)]
+        namespace: Option<String>,
+        /// Append the stored form to this keys file (created with mode 0600).
+        #[arg(long)]
+        append: Option<PathBuf>,
+    },
 }
 
 fn main() {
@@ -101,6 +115,20 @@ async fn run(cli: Cli) -> i32 {
             service,
             timeout,
         } => healthcheck::probe(&addr, &service, timeout).await,
+        Command::Apikey {
+            name,
+            namespace,
+            append,
+        } => {
+            let namespace = match namespace {
+                Some(ns) => ns,
+                None => match load(cli.config.as_deref()) {
+                    Ok(cfg) => cfg.namespace.clone(),
+                    Err(code) => return code,
+                },
+            };
+            apikey(&name, &namespace, append.as_deref())
+        }
         Command::Config => match load(cli.config.as_deref()) {
             Ok(cfg) => {
                 print!("{}", cfg.dump());
@@ -126,6 +154,52 @@ async fn run(cli: Cli) -> i32 {
             status(&addr, json).await
         }
     }
+}
+
+fn apikey(name: &str, namespace: &str, append: Option<&std::path::Path>) -> i32 {
+    if faultline_core::names::Namespace::new(namespace).is_err()
+        || name.is_empty()
+        || name.contains(char::is_whitespace)
+        || name.contains([':', ',', '#'])
+    {
+        eprintln!("faultline apikey: give a namespace of a-z 0-9 _ and a name without spaces, ':', ',' or '#'");
+        return 1;
+    }
+    let mut bytes = [0u8; 24];
+    if let Err(err) = getrandom::fill(&mut bytes) {
+        eprintln!("faultline apikey: no randomness: {err}");
+        return 1;
+    }
+    let key: String = std::iter::once("flk_".to_owned())
+        .chain(bytes.iter().map(|b| format!("{b:02x}")))
+        .collect();
+    let line = format!(
+        "{namespace} {name} {}",
+        faultline_error_ingest::auth::stored_form(&key)
+    );
+    if let Some(path) = append {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path);
+        match file.and_then(|mut f| writeln!(f, "{line}")) {
+            Ok(()) => eprintln!("stored form appended to {}", path.display()),
+            Err(err) => {
+                eprintln!(
+                    "faultline apikey: cannot append to {}: {err}",
+                    path.display()
+                );
+                return 1;
+            }
+        }
+    } else {
+        eprintln!("stored form (put this line in ingest.api_keys_file): {line}");
+    }
+    println!("{key}");
+    0
 }
 
 async fn init(cfg: &Config, check: bool, json: bool) -> i32 {

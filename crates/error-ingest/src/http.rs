@@ -182,13 +182,15 @@ fn split_batch(body: &[u8]) -> Result<Vec<&RawValue>, IngestError> {
 }
 
 async fn post_batch(State(st): State<HttpState>, headers: HeaderMap, body: Body) -> Response {
+    // Who first (no tokens yet: a batch costs one per event, taken below).
     let prelude = async {
+        let principal = authorize(&st, &headers, 0.0)?;
         let body = read_body(&headers, body, st.max_batch_bytes).await?;
-        Ok::<_, IngestError>(body)
+        Ok::<_, IngestError>((principal, body))
     }
     .await;
-    let body = match prelude {
-        Ok(b) => b,
+    let (principal, body) = match prelude {
+        Ok(p) => p,
         Err(e) => {
             st.ingestor.refused("http", &e);
             return error_response(&e);
@@ -215,7 +217,11 @@ async fn post_batch(State(st): State<HttpState>, headers: HeaderMap, body: Body)
         st.ingestor.refused("http", &err);
         return error_response(&err);
     }
-    if let Err(e) = authorize(&st, &headers, events.len().max(1) as f64) {
+    if let Err(retry_after) = st
+        .limiter
+        .check(&principal.name, events.len().max(1) as f64)
+    {
+        let e = IngestError::RateLimited { retry_after };
         st.ingestor.refused("http", &e);
         return error_response(&e);
     }
@@ -282,7 +288,7 @@ async fn get_fingerprint(
 
 #[derive(Debug, Deserialize)]
 struct TopQuery {
-    top: Option<usize>,
+    top: Option<String>,
 }
 
 async fn top_fingerprints(
@@ -293,7 +299,11 @@ async fn top_fingerprints(
     if let Err(e) = authorize(&st, &headers, 1.0) {
         return error_response(&e);
     }
-    let n = q.top.unwrap_or(10);
+    let n = match q.top.as_deref().map(str::parse::<usize>) {
+        None => 10,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => 0,
+    };
     if !(1..=100).contains(&n) {
         return (
             StatusCode::UNPROCESSABLE_ENTITY,
