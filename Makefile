@@ -33,6 +33,10 @@ run: tools build ## Start NATS, Redis and every service in dependency order (Ctr
 test: tools build ## Run the whole test suite against real nats-server and redis-server
 	$(CARGO) test --workspace --no-fail-fast
 
+.PHONY: bench
+bench: tools ## Run the benchmarks (release build; each starts its own servers and prints a table)
+	$(CARGO) bench -p faultline-error-ingest --bench ingest
+
 .PHONY: fmt
 fmt: ## Format the code
 	$(CARGO) fmt --all

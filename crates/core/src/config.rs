@@ -493,7 +493,8 @@ pub struct IngestConfig {
     pub rate_limit: f64,
     /// Burst per API key.
     pub rate_burst: f64,
-    /// At most this many events of one fingerprint are forwarded per window; the rest are only counted.
+    /// At most this many events of one fingerprint are forwarded per window
+    /// by one error-ingest instance; the rest are only counted.
     pub fingerprint_cap: u64,
     /// The window of `fingerprint_cap`.
     #[serde(with = "humantime_serde")]

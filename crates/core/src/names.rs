@@ -282,11 +282,6 @@ impl Names {
         format!("faultline:{}:fp:{}:releases", self.ns, fingerprint)
     }
 
-    /// Redis counter of a fingerprint's events in the current cap window.
-    pub fn fingerprint_window_key(&self, fingerprint: &str) -> String {
-        format!("faultline:{}:fp:{}:window", self.ns, fingerprint)
-    }
-
     /// Redis sorted set of fingerprints by count.
     pub fn fingerprint_top_key(&self) -> String {
         format!("faultline:{}:fp-top", self.ns)

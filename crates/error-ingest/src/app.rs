@@ -68,6 +68,7 @@ impl IngestApp {
             environments: ctx.config.provision.environments.keys().cloned().collect(),
             default_environment: cfg.default_environment.clone(),
             fingerprint_cap: cfg.fingerprint_cap,
+            fingerprint_window: cfg.fingerprint_window,
             max_in_flight: cfg.max_in_flight,
             publish_timeout: cfg.publish_timeout,
             retry_after: cfg.retry_after,
@@ -75,7 +76,6 @@ impl IngestApp {
         let counter = Counter::new(
             ctx.redis.clone(),
             ctx.names.clone(),
-            cfg.fingerprint_window,
             cfg.fingerprint_retention,
         );
         let metrics = IngestMetrics::register(&ctx.metrics);
@@ -126,7 +126,14 @@ impl App for IngestApp {
     async fn run(self, shutdown: ShutdownSignal) -> Result<(), BoxError> {
         // Graceful: stop accepting, finish the requests in flight (each
         // bounded by the publish timeout), then return.
-        axum::serve(self.listener, router(self.http))
+        use axum::serve::ListenerExt;
+        // Replies are small: send them at once rather than waiting on Nagle.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %err, "TCP_NODELAY not set");
+            }
+        });
+        axum::serve(listener, router(self.http))
             .with_graceful_shutdown(shutdown.into_future())
             .await?;
         tracing::info!("HTTP API drained");

@@ -1,6 +1,5 @@
 //! Occurrence counters per fingerprint in Redis: every accepted event is
-//! counted, duplicates included, in one round trip (one Lua script), which
-//! also advances the per-fingerprint cap window.
+//! counted, duplicates included, in one round trip (one Lua script).
 //!
 //! Per fingerprint: a hash (`count`, `first_seen`, `last_seen`,
 //! `last_event_id`), a set of environments, a set of releases, all expiring
@@ -29,15 +28,11 @@ if ARGV[4] ~= '' then
   redis.call('SADD', KEYS[3], ARGV[4])
   redis.call('PEXPIRE', KEYS[3], ARGV[6])
 end
-redis.call('ZINCRBY', KEYS[4], 1, ARGV[7])
+redis.call('ZINCRBY', KEYS[4], 1, ARGV[5])
 if count % 100 == 1 then
-  redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -(tonumber(ARGV[8]) + 1))
+  redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -(tonumber(ARGV[7]) + 1))
 end
-local window = redis.call('INCR', KEYS[5])
-if window == 1 then
-  redis.call('PEXPIRE', KEYS[5], ARGV[5])
-end
-return {count, window}
+return count
 ";
 
 const UNDO: &str = r"
@@ -48,21 +43,8 @@ if count <= 0 then
 else
   redis.call('ZINCRBY', KEYS[2], -1, ARGV[1])
 end
-local window = redis.call('DECR', KEYS[3])
-if window <= 0 then
-  redis.call('DEL', KEYS[3])
-end
 return count
 ";
-
-/// What one occurrence did to the counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Counted {
-    /// Occurrences so far, this one included.
-    pub count: u64,
-    /// Occurrences in the current cap window, this one included.
-    pub window: u64,
-}
 
 /// What is known about a fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -103,7 +85,6 @@ pub struct Occurrence<'a> {
 pub struct Counter {
     conn: ConnectionManager,
     names: Names,
-    window: Duration,
     retention: Duration,
     record: Script,
     undo: Script,
@@ -118,46 +99,36 @@ impl std::fmt::Debug for Counter {
 }
 
 impl Counter {
-    /// Counters with a cap window of `window`, kept `retention` after the last occurrence.
-    pub fn new(
-        conn: ConnectionManager,
-        names: Names,
-        window: Duration,
-        retention: Duration,
-    ) -> Self {
+    /// Counters kept `retention` after the last occurrence.
+    pub fn new(conn: ConnectionManager, names: Names, retention: Duration) -> Self {
         Self {
             conn,
             names,
-            window,
             retention,
             record: Script::new(RECORD),
             undo: Script::new(UNDO),
         }
     }
 
-    /// Counts one occurrence.
-    pub async fn record(&self, o: Occurrence<'_>) -> RedisResult<Counted> {
+    /// Counts one occurrence; returns the fingerprint's count so far.
+    pub async fn record(&self, o: Occurrence<'_>) -> RedisResult<u64> {
         let n = &self.names;
         let fp = o.fingerprint;
         let mut conn = self.conn.clone();
-        let (count, window): (u64, u64) = self
-            .record
+        self.record
             .key(n.fingerprint_key(fp))
             .key(n.fingerprint_envs_key(fp))
             .key(n.fingerprint_releases_key(fp))
             .key(n.fingerprint_top_key())
-            .key(n.fingerprint_window_key(fp))
             .arg(o.at_unix_ms)
             .arg(o.event_id)
             .arg(o.environment.unwrap_or(""))
             .arg(o.release.unwrap_or(""))
-            .arg(self.window.as_millis() as u64)
-            .arg(self.retention.as_millis() as u64)
             .arg(fp)
+            .arg(self.retention.as_millis() as u64)
             .arg(TOP_KEEP)
             .invoke_async(&mut conn)
-            .await?;
-        Ok(Counted { count, window })
+            .await
     }
 
     /// Takes back an occurrence whose event JetStream did not take.
@@ -168,7 +139,6 @@ impl Counter {
             .undo
             .key(n.fingerprint_key(fingerprint))
             .key(n.fingerprint_top_key())
-            .key(n.fingerprint_window_key(fingerprint))
             .arg(fingerprint)
             .invoke_async(&mut conn)
             .await?;

@@ -11,6 +11,7 @@
 
 mod app;
 pub mod auth;
+pub mod cap;
 pub mod counter;
 mod error;
 mod grpc;

@@ -1,12 +1,11 @@
-//! One event's way in: parse → fingerprint → count → publish → reply.
+//! One event's way in: parse → fingerprint → cap → (count ‖ publish) → reply.
 //!
-//! The order matters. The counters are advanced first (one Redis round
-//! trip) because the per-fingerprint cap decides whether the event is
-//! forwarded at all. Then the event is published and the reply waits for
-//! the JetStream ack; if JetStream does not take it, the count is taken back
-//! and the caller gets 503 with `Retry-After`. If Redis is unreachable the
-//! event is still stored (availability over counting) and the reply says
-//! `count: null`.
+//! The per-fingerprint cap is decided in memory ([`FingerprintCap`]), so the
+//! Redis count and the JetStream publish run at the same time: an event costs
+//! one round trip of latency, not two. The reply waits for the JetStream ack;
+//! if JetStream does not take the event, its count is taken back and the
+//! caller gets 503 with `Retry-After`. If Redis is unreachable the event is
+//! still stored (availability over counting) and the reply says `count: null`.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -15,10 +14,11 @@ use std::time::{Duration, SystemTime};
 use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage};
 use faultline_core::names::Names;
 use faultline_core::readiness::unix_ms;
-use faultline_event::{fingerprint, parse, ErrorEvent, Limits};
+use faultline_event::{fingerprint, parse, Limits};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
+use crate::cap::FingerprintCap;
 use crate::counter::{Counter, Occurrence};
 use crate::error::IngestError;
 use crate::headers;
@@ -52,6 +52,8 @@ pub struct PipelineConfig {
     pub default_environment: Option<String>,
     /// Events forwarded per fingerprint per window.
     pub fingerprint_cap: u64,
+    /// The cap's window.
+    pub fingerprint_window: Duration,
     /// Events being published at once.
     pub max_in_flight: usize,
     /// How long to wait for the JetStream ack.
@@ -72,9 +74,13 @@ struct Inner {
     names: Names,
     counter: Counter,
     cfg: PipelineConfig,
+    cap: FingerprintCap,
     in_flight: Arc<Semaphore>,
     metrics: IngestMetrics,
 }
+
+/// Fingerprints tracked by the cap (each costs about 100 bytes).
+const CAP_ENTRIES: usize = 100_000;
 
 /// A random id in UUID v4 layout, as 32 hex digits (Sentry's form).
 pub fn new_event_id() -> String {
@@ -98,12 +104,14 @@ impl Ingestor {
         metrics: IngestMetrics,
     ) -> Self {
         let in_flight = Arc::new(Semaphore::new(cfg.max_in_flight));
+        let cap = FingerprintCap::new(cfg.fingerprint_cap, cfg.fingerprint_window, CAP_ENTRIES);
         Self {
             inner: Arc::new(Inner {
                 js,
                 names,
                 counter,
                 cfg,
+                cap,
                 in_flight,
                 metrics,
             }),
@@ -147,7 +155,7 @@ impl Ingestor {
 
     async fn ingest_inner(&self, body: &[u8]) -> Result<Accepted, IngestError> {
         let inner = &*self.inner;
-        let mut event = parse(body, &inner.cfg.limits)?;
+        let event = parse(body, &inner.cfg.limits)?;
         let environment = event
             .environment
             .clone()
@@ -172,11 +180,23 @@ impl Ingestor {
             None => inner.names.errors_subject(),
         };
         let fp = fingerprint(&event);
-        let event_id = event.event_id.clone().unwrap_or_else(new_event_id);
-        event.event_id = Some(event_id.clone());
+        // The stored message is the producer's own JSON, with the event id
+        // (and the default environment) added when it had none.
+        let mut additions = Vec::new();
+        let event_id = match &event.event_id {
+            Some(id) => id.clone(),
+            None => {
+                let id = new_event_id();
+                additions.push(("event_id", id.clone()));
+                id
+            }
+        };
         if event.environment.is_none() {
-            event.environment.clone_from(&environment);
+            if let Some(env) = &environment {
+                additions.push(("environment", env.clone()));
+            }
         }
+        let payload = with_fields(body, &additions);
 
         // Bounded: refuse rather than queue without limit.
         let _permit =
@@ -190,54 +210,47 @@ impl Ingestor {
                 })?;
 
         let now = SystemTime::now();
-        let counted = match inner
-            .counter
-            .record(Occurrence {
-                fingerprint: &fp,
-                event_id: &event_id,
-                environment: environment.as_deref(),
-                release: event.release.as_deref(),
-                at_unix_ms: unix_ms(now),
-            })
-            .await
-        {
-            Ok(c) => Some(c),
-            Err(err) => {
-                inner.metrics.count_failed();
-                tracing::warn!(fingerprint = %fp, error = %err, "cannot count in Redis; storing the event anyway");
-                None
+        let occurrence = Occurrence {
+            fingerprint: &fp,
+            event_id: &event_id,
+            environment: environment.as_deref(),
+            release: event.release.as_deref(),
+            at_unix_ms: unix_ms(now),
+        };
+        let count = async {
+            match inner.counter.record(occurrence).await {
+                Ok(c) => Some(c),
+                Err(err) => {
+                    inner.metrics.count_failed();
+                    tracing::warn!(fingerprint = %fp, error = %err, "cannot count in Redis; storing the event anyway");
+                    None
+                }
             }
         };
-        if let Some(c) = counted {
-            if c.window > inner.cfg.fingerprint_cap {
-                return Ok(Accepted {
-                    event_id,
-                    fingerprint: fp,
-                    duplicate: true,
-                    count: Some(c.count),
-                    forwarded: false,
-                });
-            }
+        if !inner.cap.admit(&fp) {
+            let count = count.await;
+            return Ok(Accepted {
+                event_id: event_id.clone(),
+                fingerprint: fp.clone(),
+                duplicate: true,
+                count,
+                forwarded: false,
+            });
         }
-
-        match self
-            .publish(
-                &subject,
-                &event,
-                &fp,
-                &event_id,
-                environment.as_deref(),
-                now,
-            )
-            .await
-        {
+        let msg_id =
+            inner
+                .names
+                .error_msg_id(environment.as_deref(), &fp, event.release.as_deref());
+        let publish = self.publish(&subject, payload, msg_id, &fp, &event_id, now);
+        let (counted, published) = tokio::join!(count, publish);
+        match published {
             Ok(ack) => {
                 tracing::debug!(%event_id, fingerprint = %fp, %subject, seq = ack.sequence, duplicate = ack.duplicate, "event stored");
                 Ok(Accepted {
-                    event_id,
-                    fingerprint: fp,
+                    event_id: event_id.clone(),
+                    fingerprint: fp.clone(),
                     duplicate: ack.duplicate,
-                    count: counted.map(|c| c.count),
+                    count: counted,
                     forwarded: true,
                 })
             }
@@ -259,17 +272,13 @@ impl Ingestor {
     async fn publish(
         &self,
         subject: &str,
-        event: &ErrorEvent,
+        payload: Vec<u8>,
+        msg_id: String,
         fp: &str,
         event_id: &str,
-        environment: Option<&str>,
         now: SystemTime,
     ) -> Result<jetstream::publish::PublishAck, String> {
         let inner = &*self.inner;
-        let payload = serde_json::to_vec(event).map_err(|e| e.to_string())?;
-        let msg_id = inner
-            .names
-            .error_msg_id(environment, fp, event.release.as_deref());
         let message = PublishMessage::build()
             .payload(payload.into())
             .message_id(msg_id)
@@ -300,11 +309,57 @@ impl Ingestor {
     }
 }
 
+/// `body` (a validated JSON object) with `fields` added after its opening
+/// brace. Only called for fields the object does not have, so no key repeats.
+fn with_fields(body: &[u8], fields: &[(&str, String)]) -> Vec<u8> {
+    if fields.is_empty() {
+        return body.to_vec();
+    }
+    let open = body
+        .iter()
+        .position(|b| *b == b'{')
+        .expect("a validated event is a JSON object");
+    let mut out = Vec::with_capacity(body.len() + 64 * fields.len());
+    out.extend_from_slice(&body[..=open]);
+    for (key, value) in fields {
+        out.extend_from_slice(
+            format!(
+                "{}:{},",
+                serde_json::Value::from(*key),
+                serde_json::Value::from(value.as_str())
+            )
+            .as_bytes(),
+        );
+    }
+    // An empty object would leave a trailing comma; a validated event is never empty.
+    out.extend_from_slice(&body[open + 1..]);
+    out
+}
+
 fn describe(subject: &str, kind: PublishErrorKind, text: &str) -> String {
     match kind {
         PublishErrorKind::StreamNotFound => {
             format!("no stream captures {subject}: run `faultline init`")
         }
         _ => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_fields;
+
+    #[test]
+    fn fields_are_added_to_the_producers_json() {
+        let body = br#"  {"error": "x", "context": {"a": 1}}"#;
+        let out = with_fields(
+            body,
+            &[("event_id", "abc".into()), ("environment", "prod".into())],
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["event_id"], "abc");
+        assert_eq!(v["environment"], "prod");
+        assert_eq!(v["context"]["a"], 1);
+        assert_eq!(with_fields(body, &[]), body.to_vec());
     }
 }

@@ -37,8 +37,10 @@ async fn start(ns: &str, tweak: impl FnOnce(&mut Config)) -> Harness {
     faultline_core::telemetry::init_for_tests();
     let nats = NatsServer::start().expect("nats-server");
     let redis = RedisServer::start().expect("redis-server");
-    let mut cfg = Config::default();
-    cfg.namespace = ns.into();
+    let mut cfg = Config {
+        namespace: ns.into(),
+        ..Config::default()
+    };
     cfg.nats.url = Url::new(nats.url());
     cfg.nats.backoff_max = Duration::from_millis(500);
     cfg.redis.url = Url::new(redis.url());
@@ -300,7 +302,9 @@ async fn each_bad_input_gets_its_status_and_publishes_nothing() {
     let huge = format!(r#"{{"error": "x", "stack": "{}"}}"#, "a".repeat(300 * 1024));
     let bomb = gzip(format!(r#"{{"error": "{}"}}"#, " ".repeat(50 * 1024 * 1024)).as_bytes());
     assert!(bomb.len() < 256 * 1024, "the bomb is small: {}", bomb.len());
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<u8>, u16, &str)> = vec![
+    // (what, headers, body, status, code)
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<u8>, u16, &'a str);
+    let cases: Vec<Case<'_>> = vec![
         (
             "malformed JSON",
             json_h.to_vec(),

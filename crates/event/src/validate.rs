@@ -145,16 +145,25 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<ErrorEvent, EventError> {
     let text = std::str::from_utf8(bytes).map_err(|e| EventError::InvalidUtf8 {
         offset: e.valid_up_to(),
     })?;
-    let mut de = serde_json::Deserializer::from_str(text);
-    let event: ErrorEvent = match serde_path_to_error::deserialize(&mut de) {
+    // The fast path parses plainly; only a refused event is parsed again
+    // with path tracking, to say exactly where it went wrong.
+    let event: ErrorEvent = match serde_json::from_str(text) {
         Ok(ev) => ev,
-        Err(err) => return Err(classify(&err)),
+        Err(plain) => {
+            let mut de = serde_json::Deserializer::from_str(text);
+            return Err(
+                match serde_path_to_error::deserialize::<_, ErrorEvent>(&mut de) {
+                    Err(err) => classify(&err),
+                    // Trailing characters: the typed parse succeeded, `end` failed.
+                    Ok(_) => EventError::Malformed {
+                        line: plain.line(),
+                        column: plain.column(),
+                        message: strip_position(&plain.to_string()),
+                    },
+                },
+            );
+        }
     };
-    de.end().map_err(|e| EventError::Malformed {
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
-    })?;
     check(&event, limits)?;
     Ok(event)
 }

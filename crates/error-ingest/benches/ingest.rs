@@ -1,0 +1,402 @@
+//! error-ingest throughput and latency against its raw baseline, in one run.
+//!
+//! Starts its own nats-server (JetStream, file storage) and redis-server,
+//! then measures, with 2 KiB events:
+//! 1. raw: pipelined async-nats JetStream publishes of the same payload into
+//!    a stream with the same config (unique `Nats-Msg-Id` per message, as
+//!    the unique-fingerprint ingest run has);
+//! 2. ingest flat out: HTTP `POST /v1/errors` over keep-alive connections,
+//!    every event a new fingerprint (so every event is a new message);
+//! 3. ingest at a fixed offered load of half the raw rate: open loop, latency
+//!    measured from each request's scheduled time (no coordinated omission);
+//! 4. a storm of 90% duplicates, flat out.
+//!
+//! `cargo bench -p faultline-error-ingest --bench ingest` (or `make bench`).
+//! Environment: BENCH_EVENTS (default 20000), BENCH_CONNECTIONS (default 64).
+
+#![allow(clippy::print_stdout)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream;
+use faultline_core::config::{Config, Url};
+use faultline_core::names::{Names, Namespace};
+use faultline_core::provision::{declared_streams, provision, Mode};
+use faultline_core::service::run_with;
+use faultline_core::shutdown::Shutdown;
+use faultline_core::ServiceName;
+use faultline_error_ingest::auth::stored_form;
+use faultline_error_ingest::IngestApp;
+use faultline_testkit::{eventually, free_port, NatsServer, RedisServer};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+const KEY: &str = "bench-key";
+const PAYLOAD_BYTES: usize = 2048;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A 2 KiB event; `fingerprint` selects its group.
+fn event(unique: usize, fingerprint: &str) -> Vec<u8> {
+    let mut ev = serde_json::json!({
+        "error": "TimeoutError: upstream payment-service did not answer",
+        "environment": "production",
+        "release": "4.2.0",
+        "fingerprint": [fingerprint],
+        "context": {"request_id": format!("req-{unique}"), "file": "billing/charge.py", "line": 118},
+        "stack": "",
+    });
+    let base = serde_json::to_vec(&ev).expect("serialises").len();
+    let frame = "  File \"/srv/app/billing/charge.py\", line 118, in charge\n";
+    let mut stack = String::new();
+    // Escaped quotes and newlines take two bytes each in JSON.
+    while base + serde_json::to_string(&stack).expect("string").len() - 2 + frame.len() + 8
+        < PAYLOAD_BYTES
+    {
+        stack.push_str(frame);
+    }
+    while base + serde_json::to_string(&stack).expect("string").len() - 2 < PAYLOAD_BYTES {
+        stack.push('.');
+    }
+    ev["stack"] = stack.into();
+    serde_json::to_vec(&ev).expect("serialises")
+}
+
+struct Stats {
+    rate: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn stats(count: usize, elapsed: Duration, mut lat: Vec<Duration>) -> Stats {
+    lat.sort();
+    Stats {
+        rate: count as f64 / elapsed.as_secs_f64(),
+        p50: percentile(&lat, 0.50),
+        p99: percentile(&lat, 0.99),
+    }
+}
+
+/// Pipelined JetStream publishes with up to `window` acks outstanding.
+async fn raw_baseline(js: &jetstream::Context, subject: &str, n: usize, window: usize) -> Stats {
+    let payload: bytes::Bytes = event(0, "raw").into();
+    let mut pending = std::collections::VecDeque::with_capacity(window);
+    let mut lat = Vec::with_capacity(n);
+    let started = Instant::now();
+    for i in 0..n {
+        if pending.len() >= window {
+            let (t, ack): (Instant, jetstream::context::PublishAckFuture) =
+                pending.pop_front().unwrap();
+            ack.await.expect("raw ack");
+            lat.push(t.elapsed());
+        }
+        let t = Instant::now();
+        let msg = jetstream::message::PublishMessage::build()
+            .payload(payload.clone())
+            .message_id(format!("raw-{i}"));
+        let ack = js
+            .send_publish(subject.to_owned(), msg)
+            .await
+            .expect("raw publish");
+        pending.push_back((t, ack));
+    }
+    while let Some((t, ack)) = pending.pop_front() {
+        ack.await.expect("raw ack");
+        lat.push(t.elapsed());
+    }
+    stats(n, started.elapsed(), lat)
+}
+
+/// One keep-alive HTTP/1.1 connection.
+struct Conn {
+    reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    writer: tokio::net::tcp::OwnedWriteHalf,
+    addr: String,
+}
+
+impl Conn {
+    async fn open(addr: &str) -> Self {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        stream.set_nodelay(true).ok();
+        let (r, w) = stream.into_split();
+        Self {
+            reader: BufReader::new(r),
+            writer: w,
+            addr: addr.to_owned(),
+        }
+    }
+
+    async fn post(&mut self, body: &[u8]) -> u16 {
+        let head = format!(
+            "POST /v1/errors HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            self.addr,
+            body.len()
+        );
+        self.writer.write_all(head.as_bytes()).await.expect("write");
+        self.writer.write_all(body).await.expect("write");
+        let mut line = String::new();
+        self.reader.read_line(&mut line).await.expect("status line");
+        let status: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("status");
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line).await.expect("header");
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = l.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse().expect("length");
+                }
+            }
+        }
+        let mut body = vec![0u8; length];
+        self.reader.read_exact(&mut body).await.expect("body");
+        status
+    }
+}
+
+/// Closed loop: `conns` connections each sending as fast as replies come.
+/// `duplicates` of the events share one fingerprint. Bodies are built before
+/// the clock starts, so the load generator spends its CPU on sending.
+async fn flat_out(addr: &str, n: usize, conns: usize, duplicates: f64) -> Stats {
+    let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
+        (0..n)
+            .map(|i| {
+                let dup = (i % 100) as f64 / 100.0 < duplicates;
+                let fp = if dup {
+                    "storm".to_owned()
+                } else {
+                    format!("u-{i}-{duplicates}")
+                };
+                event(i, &fp)
+            })
+            .collect(),
+    );
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    let started = Instant::now();
+    for _ in 0..conns {
+        let (addr, next, bodies) = (addr.to_owned(), next.clone(), bodies.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::open(&addr).await;
+            let mut lat = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    return lat;
+                }
+                let t = Instant::now();
+                let status = conn.post(&bodies[i]).await;
+                assert_eq!(status, 202, "flat out: status {status}");
+                lat.push(t.elapsed());
+            }
+        }));
+    }
+    let mut lat = Vec::with_capacity(n);
+    for t in tasks {
+        lat.extend(t.await.expect("client"));
+    }
+    stats(n, started.elapsed(), lat)
+}
+
+/// Open loop at `rate` events/s for `n` events, over a pool of connections.
+async fn fixed_load(addr: &str, n: usize, rate: f64, conns: usize) -> Stats {
+    let bodies: Arc<Vec<Vec<u8>>> =
+        Arc::new((0..n).map(|i| event(i, &format!("fixed-{i}"))).collect());
+    let (tx, rx) = async_channel::<(usize, Instant)>(n);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..conns {
+        let (addr, rx, bodies) = (addr.to_owned(), rx.clone(), bodies.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::open(&addr).await;
+            let mut lat = Vec::new();
+            while let Some((i, scheduled)) = rx.recv().await {
+                let status = conn.post(&bodies[i]).await;
+                assert_eq!(status, 202, "fixed load: status {status}");
+                lat.push(scheduled.elapsed());
+            }
+            lat
+        }));
+    }
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    for i in 0..n {
+        let scheduled = started + interval.mul_f64(i as f64);
+        tokio::time::sleep_until(scheduled.into()).await;
+        tx.send((i, scheduled)).await;
+    }
+    drop(tx);
+    let mut lat = Vec::with_capacity(n);
+    for t in tasks {
+        lat.extend(t.await.expect("client"));
+    }
+    stats(n, started.elapsed(), lat)
+}
+
+/// A small multi-consumer channel over a mutex-guarded receiver.
+fn async_channel<T: Send + 'static>(cap: usize) -> (Sender<T>, Receiver<T>) {
+    let (tx, rx) = tokio::sync::mpsc::channel(cap.max(1));
+    (Sender(tx), Receiver(Arc::new(tokio::sync::Mutex::new(rx))))
+}
+
+struct Sender<T>(tokio::sync::mpsc::Sender<T>);
+impl<T> Sender<T> {
+    async fn send(&self, v: T) {
+        let _ = self.0.send(v).await;
+    }
+}
+
+struct Receiver<T>(Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<T>>>);
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+impl<T> Receiver<T> {
+    async fn recv(&self) -> Option<T> {
+        self.0.lock().await.recv().await
+    }
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let sample = event(1, "sample");
+    faultline_event::parse(&sample, &faultline_event::Limits::default())
+        .expect("the bench event is valid");
+    assert_eq!(sample.len(), PAYLOAD_BYTES, "the bench event is 2 KiB");
+    let n = env_usize("BENCH_EVENTS", 20_000);
+    let conns = env_usize("BENCH_CONNECTIONS", 64);
+    let nats = NatsServer::start().expect("nats-server");
+    let redis = RedisServer::start().expect("redis-server");
+    println!("error-ingest benchmark: {n} events of {PAYLOAD_BYTES} B, {conns} HTTP connections, nats-server and redis-server on 127.0.0.1");
+
+    // The raw baseline: the same stream config, provisioned by the same code.
+    let client = async_nats::connect(nats.url()).await.expect("nats");
+    let js = jetstream::new(client);
+    let raw_names = Names::new(Namespace::new("rawbench").unwrap());
+    let cfg = Config::default();
+    let specs = declared_streams(&raw_names, &cfg.provision).unwrap();
+    provision(&js, &specs, Mode::Apply).await.unwrap();
+    let raw = raw_baseline(&js, "rawbench.errors.production", n, 1024).await;
+
+    // error-ingest, in-process, on the same servers.
+    let mut cfg = Config {
+        namespace: "bench".into(),
+        ..Config::default()
+    };
+    cfg.nats.url = Url::new(nats.url());
+    cfg.redis.url = Url::new(redis.url());
+    cfg.provision.on_start = true;
+    let grpc = format!("127.0.0.1:{}", free_port());
+    let http = format!("127.0.0.1:{}", free_port());
+    cfg.services.error_ingest.grpc_addr = grpc.clone();
+    cfg.services.error_ingest.admin_addr = format!("127.0.0.1:{}", free_port());
+    cfg.ingest.http_addr = http.clone();
+    cfg.ingest.api_keys = Some(format!("bench:bench:{}", stored_form(KEY)));
+    cfg.ingest.rate_limit = 1e9;
+    cfg.ingest.rate_burst = 1e9;
+    cfg.validate().expect("bench config");
+    let (shutdown, _) = Shutdown::new();
+    let app = tokio::spawn(run_with(
+        ServiceName::ErrorIngest,
+        cfg,
+        IngestApp::build,
+        shutdown.clone(),
+    ));
+    eventually(Duration::from_secs(30), "ingest serving", || async {
+        (faultline_core::healthcheck::probe(&grpc, "", Duration::from_secs(1)).await == 0)
+            .then_some(())
+    })
+    .await
+    .unwrap();
+
+    // Warm up, then measure.
+    let _ = flat_out(&http, 1_000, conns, 0.0).await;
+    let ingest = flat_out(&http, n, conns, 0.0).await;
+    // "p99 at half that load": half of the sustained ingest rate.
+    let half = ingest.rate / 2.0;
+    let fixed_n = ((half * 5.0) as usize).clamp(1_000, n);
+    let fixed = fixed_load(&http, fixed_n, half, conns.max(64)).await;
+    let storm = flat_out(&http, n, conns, 0.9).await;
+
+    println!();
+    println!("| run                               | events/s | p50 ms | p99 ms | vs raw |");
+    println!("|-----------------------------------|---------:|-------:|-------:|-------:|");
+    let row = |name: &str, s: &Stats| {
+        println!(
+            "| {name:<33} | {:>8.0} | {:>6.2} | {:>6.2} | {:>5.0}% |",
+            s.rate,
+            s.p50.as_secs_f64() * 1e3,
+            s.p99.as_secs_f64() * 1e3,
+            100.0 * s.rate / raw.rate
+        );
+    };
+    row("raw JetStream publish (pipelined)", &raw);
+    row("ingest HTTP, flat out", &ingest);
+    row(&format!("ingest HTTP at {half:.0}/s (½ flat out)"), &fixed);
+    row("ingest HTTP, 90% duplicates", &storm);
+    println!();
+    let ratio = ingest.rate / raw.rate;
+    println!(
+        "target: ingest >= 50% of raw            -> {:.0}% {}",
+        ratio * 100.0,
+        if ratio >= 0.5 { "MET" } else { "NOT MET" }
+    );
+    let offered_ok = fixed.rate >= half * 0.95;
+    println!(
+        "target: p99 <= 5 ms at half load ({half:.0}/s) -> {:.2} ms{} {}",
+        fixed.p99.as_secs_f64() * 1e3,
+        if offered_ok {
+            ""
+        } else {
+            " (offered rate not sustained)"
+        },
+        if fixed.p99 <= Duration::from_millis(5) && offered_ok {
+            "MET"
+        } else {
+            "NOT MET"
+        }
+    );
+    println!(
+        "target: 90% duplicates >= unique rate   -> {:.0} vs {:.0}/s {}",
+        storm.rate,
+        ingest.rate,
+        if storm.rate >= ingest.rate {
+            "MET"
+        } else {
+            "NOT MET"
+        }
+    );
+    shutdown.trigger();
+    let _ = app.await;
+    drop(redis);
+    drop(nats);
+}
