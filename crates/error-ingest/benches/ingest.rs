@@ -54,17 +54,10 @@ fn event(unique: usize, fingerprint: &str) -> Vec<u8> {
         "stack": "",
     });
     let base = serde_json::to_vec(&ev).expect("serialises").len();
-    let frame = "  File \"/srv/app/billing/charge.py\", line 118, in charge\n";
-    let mut stack = String::new();
-    // Escaped quotes and newlines take two bytes each in JSON.
-    while base + serde_json::to_string(&stack).expect("string").len() - 2 + frame.len() + 8
-        < PAYLOAD_BYTES
-    {
-        stack.push_str(frame);
-    }
-    while base + serde_json::to_string(&stack).expect("string").len() - 2 < PAYLOAD_BYTES {
-        stack.push('.');
-    }
+    // A frame with nothing JSON must escape, so its length is its encoded length.
+    let frame = "  at charge (billing/charge.py:118) in PaymentClient.call; ";
+    let want = PAYLOAD_BYTES.saturating_sub(base);
+    let stack: String = frame.chars().cycle().take(want).collect();
     ev["stack"] = stack.into();
     serde_json::to_vec(&ev).expect("serialises")
 }
@@ -142,8 +135,12 @@ impl Conn {
     }
 
     async fn post(&mut self, body: &[u8]) -> u16 {
+        self.post_to("/v1/errors", body).await
+    }
+
+    async fn post_to(&mut self, path: &str, body: &[u8]) -> u16 {
         let head = format!(
-            "POST /v1/errors HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             self.addr,
             body.len()
         );
@@ -218,6 +215,52 @@ async fn flat_out(addr: &str, n: usize, conns: usize, duplicates: f64) -> Stats 
         lat.extend(t.await.expect("client"));
     }
     stats(n, started.elapsed(), lat)
+}
+
+/// Closed loop over `POST /v1/errors:batch` with `per_batch` events per request.
+async fn batched(addr: &str, n: usize, conns: usize, per_batch: usize) -> Stats {
+    let batches: Arc<Vec<Vec<u8>>> = Arc::new(
+        (0..n.div_ceil(per_batch))
+            .map(|b| {
+                let mut body = b"[".to_vec();
+                for j in 0..per_batch {
+                    if j > 0 {
+                        body.push(b',');
+                    }
+                    let i = b * per_batch + j;
+                    body.extend_from_slice(&event(i, &format!("batch-{i}")));
+                }
+                body.push(b']');
+                body
+            })
+            .collect(),
+    );
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    let started = Instant::now();
+    for _ in 0..conns {
+        let (addr, next, batches) = (addr.to_owned(), next.clone(), batches.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::open(&addr).await;
+            let mut lat = Vec::new();
+            loop {
+                let b = next.fetch_add(1, Ordering::Relaxed);
+                if b >= batches.len() {
+                    return lat;
+                }
+                let t = Instant::now();
+                let status = conn.post_to("/v1/errors:batch", &batches[b]).await;
+                assert_eq!(status, 200, "batch: status {status}");
+                lat.push(t.elapsed());
+            }
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.expect("client"));
+    }
+    let count = batches.len() * per_batch;
+    stats(count, started.elapsed(), lat)
 }
 
 /// Open loop at `rate` events/s for `n` events, over a pool of connections.
@@ -346,13 +389,14 @@ async fn run() {
     let fixed_n = ((half * 5.0) as usize).clamp(1_000, n);
     let fixed = fixed_load(&http, fixed_n, half, conns.max(64)).await;
     let storm = flat_out(&http, n, conns, 0.9).await;
+    let batch = batched(&http, n, conns.min(16), 50).await;
 
     println!();
-    println!("| run                               | events/s | p50 ms | p99 ms | vs raw |");
-    println!("|-----------------------------------|---------:|-------:|-------:|-------:|");
+    println!("| run                                    | events/s | p50 ms | p99 ms | vs raw |");
+    println!("|----------------------------------------|---------:|-------:|-------:|-------:|");
     let row = |name: &str, s: &Stats| {
         println!(
-            "| {name:<33} | {:>8.0} | {:>6.2} | {:>6.2} | {:>5.0}% |",
+            "| {name:<38} | {:>8.0} | {:>6.2} | {:>6.2} | {:>5.0}% |",
             s.rate,
             s.p50.as_secs_f64() * 1e3,
             s.p99.as_secs_f64() * 1e3,
@@ -363,6 +407,7 @@ async fn run() {
     row("ingest HTTP, flat out", &ingest);
     row(&format!("ingest HTTP at {half:.0}/s (½ flat out)"), &fixed);
     row("ingest HTTP, 90% duplicates", &storm);
+    row("ingest HTTP :batch of 50 (per request)", &batch);
     println!();
     let ratio = ingest.rate / raw.rate;
     println!(
