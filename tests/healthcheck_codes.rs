@@ -65,14 +65,14 @@ async fn every_exit_code() {
     assert_eq!(out.code, Some(exit::NOT_SERVING), "{}", out.text);
 
     // The admin port tells the same story over HTTP.
-    let (code, body) = http_get(&stack.admin_addr(ErrorIngest), "/readyz");
+    let (code, body) = http_get(&stack.admin_addr(ErrorIngest), "/readyz").await;
     assert_eq!(code, 200, "{body}");
-    let (code, body) = http_get(&stack.admin_addr(TaskDispatcher), "/readyz");
+    let (code, body) = http_get(&stack.admin_addr(TaskDispatcher), "/readyz").await;
     assert_eq!(code, 503, "{body}");
     assert!(body.contains("waits for injection-filter"), "{body}");
-    let (code, _) = http_get(&stack.admin_addr(TaskDispatcher), "/livez");
+    let (code, _) = http_get(&stack.admin_addr(TaskDispatcher), "/livez").await;
     assert_eq!(code, 200);
-    let (code, body) = http_get(&stack.admin_addr(TaskDispatcher), "/metrics");
+    let (code, body) = http_get(&stack.admin_addr(TaskDispatcher), "/metrics").await;
     assert_eq!(code, 200);
     assert!(body.contains("faultline_serving 0"), "{body}");
     assert!(
@@ -83,20 +83,13 @@ async fn every_exit_code() {
         body.contains("faultline_nats_events_total{event=\"connected\"} 1"),
         "{body}"
     );
-    let (_, body) = http_get(&stack.admin_addr(ErrorIngest), "/metrics");
+    let (_, body) = http_get(&stack.admin_addr(ErrorIngest), "/metrics").await;
     assert!(body.contains("faultline_serving 1"), "{body}");
 }
 
-fn http_get(addr: &str, path: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let code = out.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (code, out)
+async fn http_get(addr: &str, path: &str) -> (u16, String) {
+    let resp = faultline_testkit::http::request(addr, "GET", path, &[], b"")
+        .await
+        .expect("HTTP");
+    (resp.status, resp.text())
 }
