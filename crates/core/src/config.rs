@@ -507,7 +507,7 @@ pub struct IngestConfig {
     /// How long to wait for a JetStream ack.
     #[serde(with = "humantime_serde")]
     pub publish_timeout: Duration,
-    /// `Retry-After` sent with 503 and 429.
+    /// `Retry-After` sent with 503 (a 429 says when the key's bucket refills).
     #[serde(with = "humantime_serde")]
     pub retry_after: Duration,
 }
