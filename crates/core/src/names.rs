@@ -267,19 +267,10 @@ impl Names {
         ]
     }
 
-    /// Redis hash of one fingerprint's counters (count, first and last seen, last event).
+    /// Redis hash of one fingerprint's counters (count, first and last
+    /// seen, last event, the environments and releases seen).
     pub fn fingerprint_key(&self, fingerprint: &str) -> String {
         format!("faultline:{}:fp:{}", self.ns, fingerprint)
-    }
-
-    /// Redis set of the environments a fingerprint was seen in.
-    pub fn fingerprint_envs_key(&self, fingerprint: &str) -> String {
-        format!("faultline:{}:fp:{}:envs", self.ns, fingerprint)
-    }
-
-    /// Redis set of the releases a fingerprint was seen in.
-    pub fn fingerprint_releases_key(&self, fingerprint: &str) -> String {
-        format!("faultline:{}:fp:{}:releases", self.ns, fingerprint)
     }
 
     /// Redis sorted set of fingerprints by count.

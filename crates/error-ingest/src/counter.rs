@@ -1,10 +1,12 @@
 //! Occurrence counters per fingerprint in Redis: every accepted event is
 //! counted, duplicates included, in one round trip (one Lua script).
 //!
-//! Per fingerprint: a hash (`count`, `first_seen`, `last_seen`,
-//! `last_event_id`), a set of environments, a set of releases, all expiring
-//! `fingerprint_retention` after the last occurrence; and a sorted set of
-//! fingerprints by count for `?top=N`, trimmed to the largest 10,000.
+//! Per fingerprint: one hash (`count`, `first_seen`, `last_seen`,
+//! `last_event_id`, and a field `env:<name>` / `release:<name>` per
+//! environment and release seen), expiring `fingerprint_retention` after the
+//! last occurrence; and a sorted set of fingerprints by count for `?top=N`,
+//! trimmed to the largest 10,000. One key per fingerprint keeps the script
+//! short: it runs once per accepted event.
 
 use std::time::Duration;
 
@@ -18,19 +20,11 @@ const TOP_KEEP: i64 = 10_000;
 const RECORD: &str = r"
 local count = redis.call('HINCRBY', KEYS[1], 'count', 1)
 redis.call('HSETNX', KEYS[1], 'first_seen', ARGV[1])
-redis.call('HSET', KEYS[1], 'last_seen', ARGV[1], 'last_event_id', ARGV[2])
+redis.call('HSET', KEYS[1], 'last_seen', ARGV[1], 'last_event_id', ARGV[2], ARGV[3], 1, ARGV[4], 1)
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
-if ARGV[3] ~= '' then
-  redis.call('SADD', KEYS[2], ARGV[3])
-  redis.call('PEXPIRE', KEYS[2], ARGV[6])
-end
-if ARGV[4] ~= '' then
-  redis.call('SADD', KEYS[3], ARGV[4])
-  redis.call('PEXPIRE', KEYS[3], ARGV[6])
-end
-redis.call('ZINCRBY', KEYS[4], 1, ARGV[5])
+redis.call('ZINCRBY', KEYS[2], 1, ARGV[5])
 if count % 100 == 1 then
-  redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -(tonumber(ARGV[7]) + 1))
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[7]) + 1))
 end
 return count
 ";
@@ -115,15 +109,14 @@ impl Counter {
         let n = &self.names;
         let fp = o.fingerprint;
         let mut conn = self.conn.clone();
+        // Absent environment or release: the field `env:` / `release:` marks it.
         self.record
             .key(n.fingerprint_key(fp))
-            .key(n.fingerprint_envs_key(fp))
-            .key(n.fingerprint_releases_key(fp))
             .key(n.fingerprint_top_key())
             .arg(o.at_unix_ms)
             .arg(o.event_id)
-            .arg(o.environment.unwrap_or(""))
-            .arg(o.release.unwrap_or(""))
+            .arg(format!("env:{}", o.environment.unwrap_or("")))
+            .arg(format!("release:{}", o.release.unwrap_or("")))
             .arg(fp)
             .arg(self.retention.as_millis() as u64)
             .arg(TOP_KEEP)
@@ -158,46 +151,44 @@ impl Counter {
         &self,
         fingerprints: &[String],
     ) -> RedisResult<Vec<Option<FingerprintStats>>> {
-        let n = &self.names;
         let mut pipe = redis::pipe();
         for fp in fingerprints {
-            pipe.cmd("HGETALL")
-                .arg(n.fingerprint_key(fp))
-                .cmd("SMEMBERS")
-                .arg(n.fingerprint_envs_key(fp))
-                .cmd("SMEMBERS")
-                .arg(n.fingerprint_releases_key(fp));
+            pipe.cmd("HGETALL").arg(self.names.fingerprint_key(fp));
         }
         let mut conn = self.conn.clone();
-        type Row = (
-            std::collections::HashMap<String, String>,
-            Vec<String>,
-            Vec<String>,
-        );
-        let raw: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
-        let mut out = Vec::with_capacity(fingerprints.len());
-        for (fp, chunk) in fingerprints.iter().zip(raw.chunks(3)) {
-            let row: Row =
-                redis::FromRedisValue::from_redis_value(redis::Value::Array(chunk.to_vec()))?;
-            let (hash, mut envs, mut releases) = row;
-            if hash.is_empty() {
-                out.push(None);
-                continue;
-            }
-            envs.sort();
-            releases.sort();
-            let num = |k: &str| hash.get(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
-            out.push(Some(FingerprintStats {
-                fingerprint: fp.clone(),
-                count: num("count").max(0) as u64,
-                first_seen_unix_ms: num("first_seen"),
-                last_seen_unix_ms: num("last_seen"),
-                last_event_id: hash.get("last_event_id").cloned().unwrap_or_default(),
-                environments: envs,
-                releases,
-            }));
-        }
-        Ok(out)
+        let hashes: Vec<std::collections::HashMap<String, String>> =
+            pipe.query_async(&mut conn).await?;
+        Ok(fingerprints
+            .iter()
+            .zip(hashes)
+            .map(|(fp, hash)| {
+                if hash.is_empty() {
+                    return None;
+                }
+                let num = |k: &str| hash.get(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+                let mut environments = Vec::new();
+                let mut releases = Vec::new();
+                for key in hash.keys() {
+                    if let Some(env) = key.strip_prefix("env:").filter(|e| !e.is_empty()) {
+                        environments.push(env.to_owned());
+                    } else if let Some(rel) = key.strip_prefix("release:").filter(|r| !r.is_empty())
+                    {
+                        releases.push(rel.to_owned());
+                    }
+                }
+                environments.sort();
+                releases.sort();
+                Some(FingerprintStats {
+                    fingerprint: fp.clone(),
+                    count: num("count").max(0) as u64,
+                    first_seen_unix_ms: num("first_seen"),
+                    last_seen_unix_ms: num("last_seen"),
+                    last_event_id: hash.get("last_event_id").cloned().unwrap_or_default(),
+                    environments,
+                    releases,
+                })
+            })
+            .collect())
     }
 
     /// The `n` fingerprints with the most occurrences, most first.
