@@ -1,0 +1,204 @@
+//! Verdicts: combines rule hits and the model into pass / flag / reject with an explanation.
+
+use std::ops::Range;
+
+use crate::model;
+use crate::normalize::views;
+use crate::rules::{scan_views, RULESET_VERSION};
+
+/// Logit offset of the rule score: with no rule hit and a neutral model the score is low.
+const RULE_BIAS: f32 = -3.0;
+/// Highest score the model alone can give a text without reader-addressing signals.
+const MODEL_ONLY_CAP: f32 = 0.45;
+
+/// Decision thresholds on [`Verdict::score`] (a probability in 0..=1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Thresholds {
+    /// Scores ≥ this are flagged for review.
+    pub flag: f32,
+    /// Scores ≥ this are rejected.
+    pub reject: f32,
+    /// Highest score the model may give on its own, i.e. when no rule matched. Below `reject`
+    /// means the model alone can flag but never reject.
+    pub model_alone_max: f32,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            flag: 0.5,
+            reject: 0.95,
+            model_alone_max: 1.0,
+        }
+    }
+}
+
+/// What to do with the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Decision {
+    /// No injection found.
+    Pass,
+    /// Suspicious: deliver with a warning or to review.
+    Flag,
+    /// Injection: do not deliver to an agent.
+    Reject,
+}
+
+/// One rule that matched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleHit {
+    /// Rule id (see [`crate::rules`]).
+    pub id: String,
+    /// Field name for [`scan_fields`]; `None` for [`scan_text`]; `Some("<joined>")` when the
+    /// rule only matched the fields joined together.
+    pub field: Option<String>,
+    /// Name of the view the rule matched in (`raw`, `decoded`, `folded`, `skeleton`, ...).
+    pub view: String,
+    /// Byte span in the ORIGINAL text (of `field` when set and not `<joined>`).
+    pub span: Range<usize>,
+    /// Logit contribution of the rule.
+    pub weight: f32,
+}
+
+/// Why a verdict was reached.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Explanation {
+    /// Rules that matched (after suppressions).
+    pub rules: Vec<RuleHit>,
+    /// Log-aware suppressions that cancelled rule hits.
+    pub suppressions: Vec<String>,
+    /// Model features with the largest contribution (name, contribution).
+    pub top_features: Vec<(String, f32)>,
+    /// Version of the model weights.
+    pub model_version: String,
+    /// Version of the rule set.
+    pub ruleset_version: String,
+}
+
+/// The result of a scan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// Pass, flag or reject.
+    pub decision: Decision,
+    /// Injection probability estimate in 0..=1.
+    pub score: f32,
+    /// Why.
+    pub explanation: Explanation,
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+fn decide(score: f32, t: &Thresholds) -> Decision {
+    if score >= t.reject {
+        Decision::Reject
+    } else if score >= t.flag {
+        Decision::Flag
+    } else {
+        Decision::Pass
+    }
+}
+
+/// Scans one text with the default thresholds.
+pub fn scan_text(text: &str) -> Verdict {
+    scan_text_with(text, &Thresholds::default())
+}
+
+/// Scans one text.
+pub fn scan_text_with(text: &str, thresholds: &Thresholds) -> Verdict {
+    scan_text_with_model(text, thresholds, model::shipped())
+}
+
+/// Scans one text with explicit model weights (for evaluation of retrained models).
+pub fn scan_text_with_model(
+    text: &str,
+    thresholds: &Thresholds,
+    weights: &model::Weights,
+) -> Verdict {
+    let vs = views(text);
+    let (hits, sups) = scan_views(text, &vs);
+    let rule_sum: f32 = hits.iter().map(|h| h.weight).sum();
+    let hit_ids: Vec<&str> = hits.iter().map(|h| h.id).collect();
+    let rule_p = sigmoid(RULE_BIAS + rule_sum);
+    let m = model::score(weights, &vs, &hit_ids, false);
+    // The model alone may only flag a text that does not address its reader at all (no rule
+    // hit, no "you", no AI-addressing word, no imperative): injections must talk to the agent.
+    let mut model_p = sigmoid(m.logit);
+    if hits.is_empty() && m.address_signals == 0 {
+        model_p = model_p.min(MODEL_ONLY_CAP);
+    }
+    if hits.is_empty() {
+        model_p = model_p.min(thresholds.model_alone_max);
+    }
+    let score = rule_p.max(model_p);
+    let top_features = if score >= thresholds.flag {
+        model::score(weights, &vs, &hit_ids, true).top_features
+    } else {
+        Vec::new()
+    };
+    Verdict {
+        decision: decide(score, thresholds),
+        score,
+        explanation: Explanation {
+            rules: hits
+                .into_iter()
+                .map(|h| RuleHit {
+                    id: h.id.to_string(),
+                    field: None,
+                    view: h.view.name().to_string(),
+                    span: h.span,
+                    weight: h.weight,
+                })
+                .collect(),
+            suppressions: sups.into_iter().map(str::to_string).collect(),
+            top_features,
+            model_version: model::MODEL_VERSION.to_string(),
+            ruleset_version: RULESET_VERSION.to_string(),
+        },
+    }
+}
+
+/// Scans named fields with the default thresholds.
+pub fn scan_fields(fields: &[(&str, &str)]) -> Verdict {
+    scan_fields_with(fields, &Thresholds::default())
+}
+
+/// Scans each field alone, then all fields joined by newlines (so payloads split across fields
+/// are seen). The verdict with the highest score wins; rule hits of all scans are reported.
+pub fn scan_fields_with(fields: &[(&str, &str)], thresholds: &Thresholds) -> Verdict {
+    let mut best: Option<Verdict> = None;
+    let mut rules: Vec<RuleHit> = Vec::new();
+    let mut sups: Vec<String> = Vec::new();
+    let mut consider =
+        |v: Verdict, field: &str, rules: &mut Vec<RuleHit>, sups: &mut Vec<String>| {
+            for mut h in v.explanation.rules.iter().cloned() {
+                if rules.iter().any(|r| r.id == h.id) {
+                    continue;
+                }
+                h.field = Some(field.to_string());
+                rules.push(h);
+            }
+            for s in &v.explanation.suppressions {
+                if !sups.contains(s) {
+                    sups.push(s.clone());
+                }
+            }
+            if best.as_ref().is_none_or(|b| v.score > b.score) {
+                best = Some(v);
+            }
+        };
+    for (name, value) in fields {
+        let v = scan_text_with(value, thresholds);
+        consider(v, name, &mut rules, &mut sups);
+    }
+    if fields.len() > 1 {
+        let joined: Vec<&str> = fields.iter().map(|(_, v)| *v).collect();
+        let v = scan_text_with(&joined.join("\n"), thresholds);
+        consider(v, "<joined>", &mut rules, &mut sups);
+    }
+    let mut out = best.unwrap_or_else(|| scan_text_with("", thresholds));
+    out.explanation.rules = rules;
+    out.explanation.suppressions = sups;
+    out
+}
