@@ -1,14 +1,13 @@
 //! error-ingest's app: builds the pipeline, binds the HTTP port, serves
 //! HTTP and gRPC, and drains in-flight requests on shutdown.
 
-use std::sync::Arc;
-
 use faultline_core::service::{App, BoxError, Context};
 use faultline_core::shutdown::ShutdownSignal;
 use faultline_event::Limits;
 use faultline_proto::faultline::ingest::v1::error_ingest_server::ErrorIngestServer;
 use tokio::net::TcpListener;
 
+use crate::access::Access;
 use crate::auth::ApiKeys;
 use crate::counter::Counter;
 use crate::grpc::GrpcIngest;
@@ -86,9 +85,11 @@ impl IngestApp {
             pipeline,
             metrics,
         );
-        let keys = Arc::new(keys);
-        let limiter = Arc::new(RateLimiter::new(cfg.rate_limit, cfg.rate_burst));
-        let namespace = ctx.names.namespace().clone();
+        let access = Access::new(
+            keys,
+            RateLimiter::new(cfg.rate_limit, cfg.rate_burst),
+            ctx.names.namespace().clone(),
+        );
         let bind = cfg.http_bind()?;
         let listener = TcpListener::bind(bind)
             .await
@@ -97,17 +98,13 @@ impl IngestApp {
         Ok(Self {
             http: HttpState {
                 ingestor: ingestor.clone(),
-                keys: keys.clone(),
-                limiter: limiter.clone(),
-                namespace: namespace.clone(),
+                access: access.clone(),
                 max_batch: cfg.max_batch,
                 max_batch_bytes: cfg.max_batch_bytes,
             },
             grpc: GrpcIngest {
                 ingestor,
-                keys,
-                limiter,
-                namespace,
+                access,
                 max_batch: cfg.max_batch,
             },
             listener,

@@ -1,8 +1,5 @@
 //! `faultline.ingest.v1.ErrorIngest`: thin, gRPC ↔ pipeline.
 
-use std::sync::Arc;
-
-use faultline_core::names::Namespace;
 use faultline_proto::faultline::ingest::v1::{
     error_ingest_server::ErrorIngest, ReportBatchResponse, ReportRequest, ReportResponse,
     ReportResult,
@@ -10,17 +7,15 @@ use faultline_proto::faultline::ingest::v1::{
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::auth::{presented, ApiKeys, Principal};
+use crate::access::Access;
+use crate::auth::Principal;
 use crate::error::{retry_after_secs, IngestError};
-use crate::limiter::RateLimiter;
 use crate::pipeline::{Accepted, Ingestor};
 
 #[derive(Debug, Clone)]
 pub(crate) struct GrpcIngest {
     pub(crate) ingestor: Ingestor,
-    pub(crate) keys: Arc<ApiKeys>,
-    pub(crate) limiter: Arc<RateLimiter>,
-    pub(crate) namespace: Namespace,
+    pub(crate) access: Access,
     pub(crate) max_batch: usize,
 }
 
@@ -47,12 +42,8 @@ fn to_pb(a: Accepted) -> ReportResponse {
 impl GrpcIngest {
     fn authorize(&self, md: &MetadataMap, cost: f64) -> Result<Principal, IngestError> {
         let get = |k: &str| md.get(k).and_then(|v| v.to_str().ok());
-        let key = presented(get("authorization"), get("x-api-key"));
-        let principal = self.keys.authenticate(key, &self.namespace)?;
-        self.limiter
-            .check(&principal.name, cost)
-            .map_err(|retry_after| IngestError::RateLimited { retry_after })?;
-        Ok(principal)
+        self.access
+            .authorize(get("authorization"), get("x-api-key"), cost)
     }
 }
 
@@ -96,9 +87,8 @@ impl ErrorIngest for GrpcIngest {
                 self.ingestor.refused("grpc", &e);
                 return Err(status(&e));
             }
-            let outcome = match self.limiter.check(&principal.name, 1.0) {
-                Err(retry_after) => {
-                    let e = IngestError::RateLimited { retry_after };
+            let outcome = match self.access.charge(&principal, 1.0) {
+                Err(e) => {
                     self.ingestor.refused("grpc", &e);
                     Err(e)
                 }

@@ -1,7 +1,6 @@
 //! The HTTP API (see `docs/openapi.yaml`): thin, HTTP ↔ pipeline.
 
 use std::io::Read;
-use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -9,14 +8,13 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use faultline_core::names::Namespace;
 use faultline_event::EventError;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::auth::{presented, ApiKeys, Principal};
+use crate::access::Access;
+use crate::auth::Principal;
 use crate::error::{retry_after_secs, IngestError};
-use crate::limiter::RateLimiter;
 use crate::pipeline::Ingestor;
 
 /// The OpenAPI document of this API.
@@ -25,9 +23,7 @@ pub const OPENAPI: &str = include_str!("../../../docs/openapi.yaml");
 #[derive(Debug, Clone)]
 pub(crate) struct HttpState {
     pub(crate) ingestor: Ingestor,
-    pub(crate) keys: Arc<ApiKeys>,
-    pub(crate) limiter: Arc<RateLimiter>,
-    pub(crate) namespace: Namespace,
+    pub(crate) access: Access,
     pub(crate) max_batch: usize,
     pub(crate) max_batch_bytes: usize,
 }
@@ -69,15 +65,11 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 fn authorize(st: &HttpState, headers: &HeaderMap, cost: f64) -> Result<Principal, IngestError> {
-    let key = presented(
+    st.access.authorize(
         header_str(headers, "authorization"),
         header_str(headers, "x-api-key"),
-    );
-    let principal = st.keys.authenticate(key, &st.namespace)?;
-    st.limiter
-        .check(&principal.name, cost)
-        .map_err(|retry_after| IngestError::RateLimited { retry_after })?;
-    Ok(principal)
+        cost,
+    )
 }
 
 async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, IngestError> {
@@ -217,11 +209,7 @@ async fn post_batch(State(st): State<HttpState>, headers: HeaderMap, body: Body)
         st.ingestor.refused("http", &err);
         return error_response(&err);
     }
-    if let Err(retry_after) = st
-        .limiter
-        .check(&principal.name, events.len().max(1) as f64)
-    {
-        let e = IngestError::RateLimited { retry_after };
+    if let Err(e) = st.access.charge(&principal, events.len().max(1) as f64) {
         st.ingestor.refused("http", &e);
         return error_response(&e);
     }
@@ -279,10 +267,7 @@ async fn get_fingerprint(
             Json(serde_json::json!({ "error": { "code": "not_found", "message": format!("no occurrences of {fingerprint:?}") } })),
         )
             .into_response(),
-        Err(err) => error_response(&IngestError::Unavailable {
-            reason: format!("counters unavailable: {err}"),
-            retry_after: std::time::Duration::from_secs(1),
-        }),
+        Err(err) => counters_unavailable(&err),
     }
 }
 
@@ -313,11 +298,15 @@ async fn top_fingerprints(
     }
     match st.ingestor.counter().top(n).await {
         Ok(list) => Json(serde_json::json!({ "fingerprints": list })).into_response(),
-        Err(err) => error_response(&IngestError::Unavailable {
-            reason: format!("counters unavailable: {err}"),
-            retry_after: std::time::Duration::from_secs(1),
-        }),
+        Err(err) => counters_unavailable(&err),
     }
+}
+
+fn counters_unavailable(err: &redis::RedisError) -> Response {
+    error_response(&IngestError::Unavailable {
+        reason: format!("counters unavailable: {err}"),
+        retry_after: std::time::Duration::from_secs(1),
+    })
 }
 
 async fn openapi() -> impl IntoResponse {

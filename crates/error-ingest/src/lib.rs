@@ -9,6 +9,7 @@
 //! JetStream with `Nats-Msg-Id = {ns}-{env}-{fingerprint}-{release}`. The
 //! caller hears "accepted" only after the JetStream ack.
 
+mod access;
 mod app;
 pub mod auth;
 pub mod cap;
