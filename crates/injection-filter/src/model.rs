@@ -478,11 +478,16 @@ pub fn segment_features(seg: &str) -> Features {
     }
     let imp = count_imperatives(seg);
     add_counts(&mut acc, you, ai, imp, n);
-    let count = acc.hashes.len().max(1);
+    finish(acc.hashes, you + ai + imp)
+}
+
+/// Features with each hash weighted 1/√count, so long texts do not outweigh short ones.
+fn finish(hashes: Vec<u64>, address_signals: usize) -> Features {
+    let count = hashes.len().max(1);
     Features {
-        hashes: acc.hashes,
+        hashes,
         value: 1.0 / (count as f32).sqrt(),
-        address_signals: you + ai + imp,
+        address_signals,
     }
 }
 
@@ -582,15 +587,7 @@ fn features_impl(
     }
     imp += count_imperatives(folded);
     add_counts(&mut acc, you, ai, imp, n);
-    let count = acc.hashes.len().max(1);
-    (
-        Features {
-            hashes: acc.hashes,
-            value: 1.0 / (count as f32).sqrt(),
-            address_signals: you + ai + imp,
-        },
-        acc.names,
-    )
+    (finish(acc.hashes, you + ai + imp), acc.names)
 }
 
 /// Scores a text's views with the given weights.

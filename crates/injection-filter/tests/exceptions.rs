@@ -15,15 +15,7 @@ fn ignored_duplicate_packets() {
 #[test]
 fn override_config() {
     let t = "2025-01-02T10:00:00Z INFO loader: override system config rules from /etc/app/override.yaml";
-    let v = scan_text(t);
-    assert_eq!(v.decision, Decision::Pass, "{v:?}");
-    assert!(
-        v.explanation
-            .suppressions
-            .iter()
-            .any(|s| s == "sup.override_config"),
-        "{v:?}"
-    );
+    assert_suppressed(t, "sup.override_config");
 }
 
 #[test]
@@ -34,29 +26,13 @@ fn sudo_pam_session() {
 #[test]
 fn windows_event_xml() {
     let t = r#"<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System><Provider Name="Service Control Manager"/><EventID>7036</EventID></System><EventData><Data>The Print Spooler service entered the stopped state.</Data></EventData></Event>"#;
-    let v = scan_text(t);
-    assert_eq!(v.decision, Decision::Pass, "{v:?}");
-    assert!(
-        v.explanation
-            .suppressions
-            .iter()
-            .any(|s| s == "sup.windows_event_xml"),
-        "{v:?}"
-    );
+    assert_suppressed(t, "sup.windows_event_xml");
 }
 
 #[test]
 fn system_prompt_in_code_identifier() {
     let t = "FileNotFoundError: template llm.system prompt.txt not found";
-    let v = scan_text(t);
-    assert_eq!(v.decision, Decision::Pass, "{v:?}");
-    assert!(
-        v.explanation
-            .suppressions
-            .iter()
-            .any(|s| s == "sup.code_identifier"),
-        "{v:?}"
-    );
+    assert_suppressed(t, "sup.code_identifier");
     assert_pass("KeyError: 'system_prompt' while loading config.llm.systemPrompt");
 }
 
@@ -71,4 +47,11 @@ fn benign_traces_pass() {
         "Traceback (most recent call last):\n  File \"/app/worker.py\", line 12, in run\n    token = get_token(user)\nKeyError: 'token'",
     );
     assert_pass("java.lang.IllegalStateException: Please ignore this warning if you are not using the legacy exporter\n\tat com.acme.App.main(App.java:10)");
+}
+
+/// `text` passes, and the explanation names the suppression `id`.
+fn assert_suppressed(text: &str, id: &str) {
+    let v = scan_text(text);
+    assert_eq!(v.decision, Decision::Pass, "{v:?}");
+    assert!(v.explanation.suppressions.iter().any(|s| s == id), "{v:?}");
 }
