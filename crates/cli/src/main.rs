@@ -19,7 +19,7 @@ use faultline_core::healthcheck;
 use faultline_core::metrics::Metrics;
 use faultline_core::names::Names;
 use faultline_core::provision::{self, Mode};
-use faultline_core::service::{EXIT_UNAVAILABLE, VERSION};
+use faultline_core::service::{self, EXIT_UNAVAILABLE, VERSION};
 use faultline_proto::faultline::health::v1::{
     health_status_client::HealthStatusClient, ComponentState, GetStatusRequest, SystemStatus,
 };
@@ -85,19 +85,8 @@ enum Command {
 }
 
 fn main() {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(err) => {
-            let code = if err.use_stderr() { 1 } else { 0 };
-            let _ = err.print();
-            std::process::exit(code);
-        }
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("build the Tokio runtime");
-    let code = runtime.block_on(run(cli));
+    let cli: Cli = service::parse_args_or_exit();
+    let code = service::new_runtime().block_on(run(cli));
     std::process::exit(code);
 }
 

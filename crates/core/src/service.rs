@@ -174,17 +174,11 @@ pub fn hostname() -> String {
         .collect()
 }
 
-/// Runs a service binary: parses the command line, then runs `build`'s app
-/// under the common runtime. Never returns.
-#[allow(clippy::print_stdout)]
-pub fn main<A, F, Fut>(service: ServiceName, build: F) -> !
-where
-    A: App,
-    F: FnOnce(Context) -> Fut,
-    Fut: Future<Output = Result<A, BoxError>>,
-{
-    let cli = match ServiceCli::try_parse() {
-        Ok(cli) => cli,
+/// Parses the command line; `--help` and `--version` exit 0, a usage error
+/// exits 1 (grpc-health-probe's "bad arguments", for every faultline binary).
+pub fn parse_args_or_exit<T: Parser>() -> T {
+    match T::try_parse() {
+        Ok(args) => args,
         Err(err) => {
             let code = if err.use_stderr() {
                 healthcheck::exit::BAD_ARGUMENTS
@@ -194,11 +188,28 @@ where
             let _ = err.print();
             std::process::exit(code);
         }
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    }
+}
+
+/// The multi-threaded Tokio runtime every faultline binary runs on.
+pub fn new_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .expect("build the Tokio runtime");
+        .expect("build the Tokio runtime")
+}
+
+/// Runs a service binary: parses the command line, then runs `build`'s app
+/// under the common runtime. Never returns.
+#[allow(clippy::print_stdout)]
+pub fn main<A, F, Fut>(service: ServiceName, build: F) -> !
+where
+    A: App,
+    F: FnOnce(Context) -> Fut,
+    Fut: Future<Output = Result<A, BoxError>>,
+{
+    let cli: ServiceCli = parse_args_or_exit();
+    let runtime = new_runtime();
     let config = Config::load(cli.config.as_deref());
     if let Some(ServiceCommand::Healthcheck(args)) = cli.command {
         let config = config.map_err(|e| format!("{service}: {e}"));
