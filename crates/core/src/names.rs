@@ -238,6 +238,45 @@ impl Names {
         format!("{}.tasks.>", self.ns)
     }
 
+    /// `{ns}.tasks.<kind>`: where tasks of one type are published.
+    pub fn task_subject(&self, kind: &str) -> Result<String, NameError> {
+        Ok(format!("{}.tasks.{}", self.ns, token("task type", kind)?))
+    }
+
+    /// Every error stream: `{NS}_ERROR_REPORTS` and one per environment.
+    pub fn error_streams<'a>(
+        &self,
+        environments: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Vec<String>, NameError> {
+        let mut streams = vec![self.stream(stream::ERROR_REPORTS)];
+        for env in environments {
+            streams.push(self.env_error_stream(env)?);
+        }
+        Ok(streams)
+    }
+
+    /// `{ns}.security.rejected`: events the injection filter held back.
+    pub fn security_rejected(&self) -> String {
+        format!("{}.security.rejected", self.ns)
+    }
+
+    /// `{ns}.security.flagged`: suspicious events delivered with a mark.
+    pub fn security_flagged(&self) -> String {
+        format!("{}.security.flagged", self.ns)
+    }
+
+    /// `{ns}.security.invalid`: messages on an error subject that are not
+    /// events (quarantined, never handed to an agent).
+    pub fn security_invalid(&self) -> String {
+        format!("{}.security.invalid", self.ns)
+    }
+
+    /// `{ns}.security.released.<rejection>`: the record of a person's
+    /// release of one rejected event (at most one per rejection).
+    pub fn security_released(&self, rejection: u64) -> String {
+        format!("{}.security.released.{rejection}", self.ns)
+    }
+
     /// `{ns}.investigation.>`.
     pub fn investigations_wildcard(&self) -> String {
         format!("{}.investigation.>", self.ns)

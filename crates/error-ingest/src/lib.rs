@@ -25,13 +25,4 @@ pub use app::IngestApp;
 pub use error::IngestError;
 pub use pipeline::{Accepted, Ingestor};
 
-/// Headers error-ingest sets on every published event, so downstream never
-/// recomputes what is already known.
-pub mod headers {
-    /// The event's fingerprint (`v1:…`).
-    pub const FINGERPRINT: &str = "Faultline-Fingerprint";
-    /// The event's id.
-    pub const EVENT_ID: &str = "Faultline-Event-Id";
-    /// When error-ingest accepted it (RFC 3339).
-    pub const RECEIVED_AT: &str = "Faultline-Received-At";
-}
+pub use faultline_event::headers;

@@ -11,11 +11,16 @@
 //! - [`fingerprint`]: the versioned (`v1:`) grouping key, and [`normalize`],
 //!   which replaces the variable parts of a message before hashing.
 //!
+//! - [`headers`] and [`task`]: what travels with an event on NATS, and the
+//!   task message the injection-filter makes of a clean one.
+//!
 //! Everything here is pure: no I/O, no clock, no randomness.
 
 mod fingerprint;
+pub mod headers;
 mod model;
 mod normalize;
+pub mod task;
 mod validate;
 
 pub use fingerprint::{default_components, fingerprint, FINGERPRINT_VERSION};
