@@ -187,6 +187,8 @@ pub struct Config {
     pub health: HealthConfig,
     /// error-ingest's own settings.
     pub ingest: IngestConfig,
+    /// injection-filter's own settings.
+    pub filter: FilterConfig,
     /// Where every service listens and what it depends on.
     pub services: ServicesConfig,
 }
@@ -205,6 +207,7 @@ impl Default for Config {
             provision: ProvisionConfig::default(),
             health: HealthConfig::default(),
             ingest: IngestConfig::default(),
+            filter: FilterConfig::default(),
             services: ServicesConfig::default(),
         }
     }
@@ -543,6 +546,42 @@ impl IngestConfig {
     /// The address to bind for HTTP.
     pub fn http_bind(&self) -> Result<SocketAddr, String> {
         listen_addr(self.http_listen, &self.http_addr)
+    }
+}
+
+/// injection-filter's own settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FilterConfig {
+    /// Scores at or above this are rejected: held for review on
+    /// `{ns}.security.rejected`, never handed to an agent.
+    pub reject_threshold: f32,
+    /// Scores at or above this (and below `reject_threshold`) are flagged:
+    /// the task carries the mark and a record goes to `{ns}.security.flagged`.
+    pub flag_threshold: f32,
+    /// Messages taken from an error stream at once (and processed concurrently).
+    pub batch: usize,
+    /// How long a taken message may stay unacknowledged before redelivery.
+    #[serde(with = "humantime_serde")]
+    pub ack_wait: Duration,
+    /// How long to wait for a JetStream ack of a task or a security record.
+    #[serde(with = "humantime_serde")]
+    pub publish_timeout: Duration,
+    /// Redelivery delay after a failure to publish (NATS unavailable, ...).
+    #[serde(with = "humantime_serde")]
+    pub retry_delay: Duration,
+}
+
+impl Default for FilterConfig {
+    fn default() -> Self {
+        Self {
+            reject_threshold: 0.95,
+            flag_threshold: 0.5,
+            batch: 64,
+            ack_wait: Duration::from_secs(30),
+            publish_timeout: Duration::from_secs(5),
+            retry_delay: Duration::from_secs(1),
+        }
     }
 }
 
@@ -1019,6 +1058,41 @@ impl Config {
                 (!path.is_file()).then(|| "file does not exist".to_owned()),
             );
         }
+        let filter = &self.filter;
+        check(
+            "filter.reject_threshold",
+            filter.reject_threshold.to_string(),
+            (!(filter.reject_threshold > 0.0 && filter.reject_threshold <= 1.0))
+                .then(|| "must be greater than 0 and at most 1".to_owned()),
+        );
+        check(
+            "filter.flag_threshold",
+            filter.flag_threshold.to_string(),
+            (!(filter.flag_threshold > 0.0 && filter.flag_threshold <= filter.reject_threshold))
+                .then(|| "must be greater than 0 and at most filter.reject_threshold".to_owned()),
+        );
+        check(
+            "filter.batch",
+            filter.batch.to_string(),
+            (filter.batch == 0 || filter.batch > 10_000).then(|| "must be 1 to 10000".to_owned()),
+        );
+        for (key, d) in [
+            ("filter.ack_wait", filter.ack_wait),
+            ("filter.publish_timeout", filter.publish_timeout),
+            ("filter.retry_delay", filter.retry_delay),
+        ] {
+            check(
+                key,
+                humantime::format_duration(d).to_string(),
+                (d < Duration::from_millis(1)).then(|| "must be greater than zero".to_owned()),
+            );
+        }
+        check(
+            "filter.ack_wait",
+            humantime::format_duration(filter.ack_wait).to_string(),
+            (filter.ack_wait <= filter.publish_timeout * 2)
+                .then(|| "must be more than twice filter.publish_timeout".to_owned()),
+        );
         for service in ServiceName::ALL {
             let ep = self.services.get(service);
             let prefix = format!("services.{}", service.config_key());
