@@ -4,11 +4,13 @@
 //! explanation (rule hits with the view they matched in and their span in the original text,
 //! plus the strongest model features).
 
+pub mod event;
 pub mod model;
 pub mod normalize;
 pub mod rules;
 pub mod verdict;
 
+pub use event::{event_fields, scan_event, snippet};
 pub use verdict::{
     scan_fields, scan_fields_with, scan_text, scan_text_with, scan_text_with_model, Decision,
     Explanation, RuleHit, Thresholds, Verdict,

@@ -1,12 +1,11 @@
-//! The `faultline-injection-filter` binary.
-//!
-//! Until this service's own capability lands it runs the common core only:
-//! configuration, telemetry, grpc.health.v1, readiness signal, startup gate
-//! and graceful shutdown. It serves no API of its own.
+//! The `faultline-injection-filter` binary: scans every error event for
+//! prompt injection before any agent can read it.
 
-use faultline_core::service::{self, CoreOnly};
+mod service;
+
+use faultline_core::service as core_service;
 use faultline_core::ServiceName;
 
 fn main() {
-    service::main(ServiceName::InjectionFilter, |_ctx| async { Ok(CoreOnly) })
+    core_service::main(ServiceName::InjectionFilter, service::FilterApp::build)
 }

@@ -69,6 +69,9 @@ pub struct Explanation {
     pub suppressions: Vec<String>,
     /// Model features with the largest contribution (name, contribution).
     pub top_features: Vec<(String, f32)>,
+    /// For [`scan_fields`]: the field whose scan gave the score (`<joined>`
+    /// when it was all fields together).
+    pub field: Option<String>,
     /// Version of the model weights.
     pub model_version: String,
     /// Version of the rule set.
@@ -153,6 +156,7 @@ pub fn scan_text_with_model(
                 .collect(),
             suppressions: sups.into_iter().map(str::to_string).collect(),
             top_features,
+            field: None,
             model_version: model::MODEL_VERSION.to_string(),
             ruleset_version: RULESET_VERSION.to_string(),
         },
@@ -185,6 +189,8 @@ pub fn scan_fields_with(fields: &[(&str, &str)], thresholds: &Thresholds) -> Ver
                 }
             }
             if best.as_ref().is_none_or(|b| v.score > b.score) {
+                let mut v = v;
+                v.explanation.field = Some(field.to_string());
                 best = Some(v);
             }
         };
