@@ -4,11 +4,15 @@
 //!   prints what it did; `--check` only reports missing and drifted streams.
 //! - `faultline status` prints the health-checker's view of the system.
 //! - `faultline healthcheck` probes any grpc.health.v1 endpoint.
+//! - `faultline rejections`, `faultline release`, `faultline scan`: review
+//!   what the injection-filter held back, and ask it about a text or event.
 //!
 //! Configuration is the services' own (file via `--config`, `FAULTLINE_…`,
 //! `NATS_URL`, `NATS_NAMESPACE`, `REDIS_URL`).
 
 #![allow(clippy::print_stdout)]
+
+mod review;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -82,6 +86,60 @@ enum Command {
         #[arg(long)]
         append: Option<PathBuf>,
     },
+    /// List the events the injection-filter rejected (oldest first).
+    Rejections {
+        /// Start after this rejection id.
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        /// At most this many (1 to 500).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// The injection-filter's gRPC address (default: services.injection_filter.grpc_addr).
+        #[arg(long)]
+        addr: Option<String>,
+        /// Print JSON (with the full records).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Release a rejected event: it enters the pipeline once, marked as
+    /// released, and the release is recorded.
+    Release {
+        /// The rejection's id (see `faultline rejections`).
+        id: u64,
+        /// Who decides.
+        #[arg(long)]
+        reviewer: String,
+        /// Why the event is safe to hand to an agent.
+        #[arg(long)]
+        reason: String,
+        /// The injection-filter's gRPC address.
+        #[arg(long)]
+        addr: Option<String>,
+    },
+    /// Scan a text (or an event file with --event) for prompt injection.
+    /// Exit 0: pass; 4: flag or reject.
+    Scan {
+        /// The text to scan.
+        #[arg(required_unless_present = "event")]
+        text: Option<String>,
+        /// An error event (JSON file; `-` for stdin) instead of a text.
+        #[arg(long, conflicts_with = "text")]
+        event: Option<PathBuf>,
+        /// The injection-filter's gRPC address.
+        #[arg(long)]
+        addr: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The injection-filter's gRPC address: `--addr`, else the configuration's.
+fn filter_addr(addr: Option<String>, config: Option<&std::path::Path>) -> Result<String, i32> {
+    match addr {
+        Some(a) => Ok(a),
+        None => load(config).map(|cfg| cfg.services.injection_filter.grpc_addr.clone()),
+    }
 }
 
 fn main() {
@@ -131,6 +189,55 @@ async fn run(cli: Cli) -> i32 {
                 Err(code) => return code,
             };
             init(&cfg, check, json).await
+        }
+        Command::Rejections {
+            after,
+            limit,
+            addr,
+            json,
+        } => match filter_addr(addr, cli.config.as_deref()) {
+            Ok(addr) => review::rejections(&addr, after, limit, json).await,
+            Err(code) => code,
+        },
+        Command::Release {
+            id,
+            reviewer,
+            reason,
+            addr,
+        } => match filter_addr(addr, cli.config.as_deref()) {
+            Ok(addr) => review::release(&addr, id, &reviewer, &reason).await,
+            Err(code) => code,
+        },
+        Command::Scan {
+            text,
+            event,
+            addr,
+            json,
+        } => {
+            use faultline_proto::faultline::filter::v1::scan_request::Input;
+            let input = match (text, event) {
+                (_, Some(path)) => {
+                    let read = if path.as_os_str() == "-" {
+                        let mut buf = Vec::new();
+                        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map(|_| buf)
+                    } else {
+                        std::fs::read(&path)
+                    };
+                    match read {
+                        Ok(bytes) => Input::EventJson(bytes),
+                        Err(err) => {
+                            eprintln!("faultline scan: cannot read {}: {err}", path.display());
+                            return 1;
+                        }
+                    }
+                }
+                (Some(text), None) => Input::Text(text),
+                (None, None) => unreachable!("clap requires text or --event"),
+            };
+            match filter_addr(addr, cli.config.as_deref()) {
+                Ok(addr) => review::scan(&addr, input, json).await,
+                Err(code) => code,
+            }
         }
         Command::Status { addr, json } => {
             let addr = match addr {
