@@ -65,6 +65,7 @@ async fn reports_every_component_and_a_dead_service_with_its_reason() {
             "nats",
             "jetstream",
             "streams",
+            "pipeline",
             "redis",
             "error-ingest",
             "injection-filter",
@@ -134,6 +135,84 @@ async fn reports_every_component_and_a_dead_service_with_its_reason() {
         async move {
             out.contains("readiness signal expired without being withdrawn")
                 .then_some(())
+        }
+    })
+    .await
+    .unwrap();
+}
+
+/// The state and reason of one component.
+async fn component(
+    client: &mut HealthStatusClient<tonic::transport::Channel>,
+    name: &str,
+) -> Option<(i32, String)> {
+    let st = client
+        .get_status(GetStatusRequest {})
+        .await
+        .ok()?
+        .into_inner();
+    st.components
+        .into_iter()
+        .find(|c| c.name == name)
+        .map(|c| (c.state, c.reason))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_error_stream_is_reported_and_recovers() {
+    let stack = Stack::start("stl");
+    let init = stack.run("faultline", &["init"], &[]);
+    assert_eq!(init.code, Some(0), "{}", init.text);
+    let _checker = stack.spawn_with(HealthChecker, &[("FAULTLINE_HEALTH__STALL_AFTER", "1s")]);
+    let channel = tonic::transport::Endpoint::from_shared(format!(
+        "http://{}",
+        stack.grpc_addr(HealthChecker)
+    ))
+    .unwrap()
+    .connect_lazy();
+    let client = HealthStatusClient::new(channel);
+    faultline_testkit::eventually(
+        Duration::from_secs(20),
+        "pipeline healthy while empty",
+        || {
+            let mut client = client.clone();
+            async move {
+                let (state, _) = component(&mut client, "pipeline").await?;
+                (state == ComponentState::Healthy as i32).then_some(())
+            }
+        },
+    )
+    .await
+    .unwrap();
+
+    // An event nobody takes: no injection-filter runs.
+    let nats = async_nats::connect(stack.nats.url()).await.unwrap();
+    let js = async_nats::jetstream::new(nats);
+    js.publish("stl.errors.staging", r#"{"error":"boom"}"#.into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let reason = faultline_testkit::eventually(Duration::from_secs(20), "pipeline stalled", || {
+        let mut client = client.clone();
+        async move {
+            let (state, reason) = component(&mut client, "pipeline").await?;
+            (state == ComponentState::Unhealthy as i32).then_some(reason)
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        reason.contains("STL_STAGING_ERRORS: 1 events waiting"),
+        "{reason}"
+    );
+
+    // The filter takes it: healthy again.
+    let _filter = stack.spawn(ServiceName::InjectionFilter);
+    faultline_testkit::eventually(Duration::from_secs(30), "pipeline moving again", || {
+        let mut client = client.clone();
+        async move {
+            let (state, _) = component(&mut client, "pipeline").await?;
+            (state == ComponentState::Healthy as i32).then_some(())
         }
     })
     .await

@@ -453,6 +453,10 @@ pub struct HealthConfig {
     /// Timeout of one check.
     #[serde(with = "humantime_serde")]
     pub check_timeout: Duration,
+    /// An error stream whose oldest waiting event has not moved for this
+    /// long is reported as stalled (the pipeline component).
+    #[serde(with = "humantime_serde")]
+    pub stall_after: Duration,
 }
 
 impl Default for HealthConfig {
@@ -460,6 +464,7 @@ impl Default for HealthConfig {
         Self {
             check_interval: Duration::from_secs(2),
             check_timeout: Duration::from_secs(1),
+            stall_after: Duration::from_secs(120),
         }
     }
 }
@@ -920,6 +925,7 @@ impl Config {
             ("gate.log_interval", self.gate.log_interval),
             ("health.check_interval", self.health.check_interval),
             ("health.check_timeout", self.health.check_timeout),
+            ("health.stall_after", self.health.stall_after),
         ] {
             check(
                 key,

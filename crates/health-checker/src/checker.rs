@@ -54,6 +54,15 @@ pub(crate) struct Checker {
     channels: HashMap<ServiceName, Channel>,
     last_healthy: HashMap<String, SystemTime>,
     last_state: HashMap<String, (State, String)>,
+    /// Per error stream: its oldest waiting sequence and since when.
+    oldest_waiting: HashMap<String, (u64, SystemTime)>,
+}
+
+/// One error stream's backlog.
+struct Backlog {
+    stream: String,
+    waiting: u64,
+    oldest: u64,
 }
 
 /// The services the health-checker watches (all but itself).
@@ -66,7 +75,7 @@ pub(crate) fn watched_services() -> Vec<ServiceName> {
 
 /// Component names, in report order.
 pub(crate) fn component_names() -> Vec<String> {
-    let mut names: Vec<String> = ["nats", "jetstream", "streams", "redis"]
+    let mut names: Vec<String> = ["nats", "jetstream", "streams", "pipeline", "redis"]
         .into_iter()
         .map(String::from)
         .collect();
@@ -101,18 +110,25 @@ impl Checker {
             channels,
             last_healthy: HashMap::new(),
             last_state: HashMap::new(),
+            oldest_waiting: HashMap::new(),
         })
     }
 
     /// Runs every check once (concurrently) and returns the new status.
     pub(crate) async fn check_all(&mut self) -> SystemStatus {
         let timeout = self.config.health.check_timeout;
-        let (nats, jetstream, streams, redis) = tokio::join!(
+        let (nats, jetstream, streams, redis, backlogs) = tokio::join!(
             bounded(timeout, self.check_nats()),
             bounded(timeout, self.check_jetstream()),
             bounded(timeout * 3, self.check_streams()),
             bounded(timeout, self.check_redis()),
+            tokio::time::timeout(timeout * 3, self.backlogs()),
         );
+        let pipeline = match backlogs {
+            Ok(Ok(b)) => self.judge_pipeline(b, SystemTime::now()),
+            Ok(Err(reason)) => Verdict::unhealthy(reason),
+            Err(_) => Verdict::unhealthy(format!("no answer within {:?}", timeout * 3)),
+        };
         let this = &*self;
         let services = futures_util::future::join_all(
             watched_services()
@@ -126,6 +142,7 @@ impl Checker {
             ("nats".into(), nats),
             ("jetstream".into(), jetstream),
             ("streams".into(), streams),
+            ("pipeline".into(), pipeline),
             ("redis".into(), redis),
         ];
         verdicts.extend(services.into_iter().map(|(s, v)| (s.to_string(), v)));
@@ -239,6 +256,78 @@ impl Checker {
                 ))
             }
             Err(err) => Verdict::unhealthy(err.to_string()),
+        }
+    }
+
+    /// The backlog of every error stream. They are WorkQueue streams: a
+    /// message is deleted when the injection-filter acks it, so what is in
+    /// the stream is what waits.
+    async fn backlogs(&self) -> Result<Vec<Backlog>, String> {
+        let streams = self
+            .names
+            .error_streams(
+                self.config
+                    .provision
+                    .environments
+                    .keys()
+                    .map(String::as_str),
+            )
+            .map_err(|e| e.to_string())?;
+        let mut out = Vec::with_capacity(streams.len());
+        for name in streams {
+            let mut stream = match self.nats.jetstream.get_stream(&name).await {
+                Ok(s) => s,
+                // A missing stream is the streams component's finding.
+                Err(_) => continue,
+            };
+            let info = stream.info().await.map_err(|e| format!("{name}: {e}"))?;
+            out.push(Backlog {
+                stream: name,
+                waiting: info.state.messages,
+                oldest: info.state.first_sequence,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Stalled: an error stream whose oldest waiting event has been the same
+    /// for `health.stall_after`.
+    fn judge_pipeline(&mut self, backlogs: Vec<Backlog>, now: SystemTime) -> Verdict {
+        let stall_after = self.config.health.stall_after;
+        let mut details = BTreeMap::new();
+        let mut stalled = Vec::new();
+        for b in backlogs {
+            details.insert(format!("{}.waiting", b.stream), b.waiting.to_string());
+            if b.waiting == 0 {
+                self.oldest_waiting.remove(&b.stream);
+                continue;
+            }
+            let since = match self.oldest_waiting.get(&b.stream) {
+                Some(&(seq, since)) if seq == b.oldest => since,
+                _ => {
+                    self.oldest_waiting
+                        .insert(b.stream.clone(), (b.oldest, now));
+                    now
+                }
+            };
+            let stuck = now.duration_since(since).unwrap_or_default();
+            if stuck >= stall_after {
+                stalled.push(format!(
+                    "{}: {} events waiting, the oldest for {}s (is the injection-filter running?)",
+                    b.stream,
+                    b.waiting,
+                    stuck.as_secs()
+                ));
+            }
+        }
+        if stalled.is_empty() {
+            Verdict::healthy(details)
+        } else {
+            Verdict {
+                ok: false,
+                reason: format!("stalled: {}", stalled.join("; ")),
+                details,
+            }
         }
     }
 
