@@ -50,8 +50,16 @@ lint: ## Check formatting and clippy (warnings are errors)
 docs: ## Build the API docs (warnings are errors)
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
 
+.PHONY: compose-test
+compose-test: build ## Run docker-compose.yml for real and check it (hadolint, stand-in images, host binaries)
+	@scripts/compose-test.sh
+
+.PHONY: helm-check
+helm-check: ## Render, lint, schema-check, validate and policy-check the Helm chart (every profile)
+	@scripts/helm-check.sh
+
 .PHONY: ci
-ci: lint docs test ## What CI runs: lint, docs, tests
+ci: lint docs test compose-test helm-check ## What CI runs: lint, docs, tests, compose test, chart checks
 
 .PHONY: clean
 clean: ## Remove build output and local run data (.run/)
