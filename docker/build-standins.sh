@@ -13,6 +13,11 @@
 # exposed ports. They are not Alpine. On a machine with a registry, pull the real images
 # instead and do not run this script.
 #
+#   rust:1-bookworm       only with --rust: the same base + gcc, with this machine's rustup
+#                         toolchain (`rustup which cargo`) in /usr/local/rust. The compose test
+#                         does not need it; it lets you build docker/Dockerfile's default
+#                         target (the release build) here, as a user with a registry would.
+#
 # Idempotent: an image that already exists is skipped (FORCE=1 rebuilds all).
 # Needs root (debootstrap) and a Debian mirror reachable by apt; installs debootstrap
 # with apt-get if missing. Downloaded .debs are cached in .tools/cache/debootstrap.
@@ -175,9 +180,44 @@ SH
     docker run --rm "$REDIS_IMAGE" redis-server --version | sed 's/^/build-standins:   /'
 }
 
+build_rust() {
+    if have_image rust:1-bookworm; then log "rust:1-bookworm exists, skipped"; return; fi
+    command -v rustup >/dev/null 2>&1 || die "--rust needs rustup on this machine"
+    local toolchain
+    toolchain="$(dirname "$(dirname "$(rustup which cargo)")")"
+    log "building rust:1-bookworm from $toolchain ($(du -sh "$toolchain" | cut -f1))"
+    [[ -n "$WORK" ]] || WORK="$(mktemp -d /tmp/faultline-standins.XXXXXX)"
+    local ctx="$WORK/rust"
+    mkdir -p "$ctx"
+    cp -al "$toolchain" "$ctx/toolchain" 2>/dev/null || cp -a "$toolchain" "$ctx/toolchain"
+    # This machine's CA bundle, so cargo inside trusts what the host trusts (e.g. a proxy).
+    cp /etc/ssl/certs/ca-certificates.crt "$ctx/ca-certificates.crt"
+    docker build -q -t rust:1-bookworm -f - "$ctx" >/dev/null <<'DOCKERFILE'
+FROM debian:bookworm-slim
+# hadolint ignore=DL3008
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev make pkg-config ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+COPY toolchain/ /usr/local/rust/
+COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+ENV PATH=/usr/local/cargo/bin:/usr/local/rust/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    CARGO_HOME=/usr/local/cargo
+RUN cargo --version && rustc --version
+DOCKERFILE
+    docker run --rm rust:1-bookworm rustc --version | sed 's/^/build-standins:   /'
+}
+
+WITH_RUST=0
+for arg in "$@"; do
+    case "$arg" in
+        --rust) WITH_RUST=1 ;;
+        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+        *) die "unknown argument: $arg" ;;
+    esac
+done
 command -v docker >/dev/null 2>&1 || die "docker not found"
 t0=$SECONDS
 build_base
 build_nats
 build_redis
+if [[ "$WITH_RUST" == 1 ]]; then build_rust; fi
 log "done in $((SECONDS - t0)) s"
