@@ -55,7 +55,7 @@ compose-test: build ## Run docker-compose.yml for real and check it (hadolint, s
 	@scripts/compose-test.sh
 
 .PHONY: helm-check
-helm-check: ## Render, lint, schema-check, validate and policy-check the Helm chart (every profile)
+helm-check: build ## Render, lint, schema-check, validate and policy-check the Helm chart (every profile)
 	@scripts/helm-check.sh
 
 .PHONY: ci
