@@ -11,6 +11,9 @@ const START: Duration = Duration::from_secs(20);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_redis_restart_is_survived_and_every_signal_reasserted_within_one_renewal() {
     let mut stack = Stack::start("redis_restart");
+    // The injection-filter is ready only once its error streams exist.
+    let init = stack.run("faultline", &["init"], &[]);
+    assert_eq!(init.code, Some(0), "{}", init.text);
     let mut filter = stack.spawn(InjectionFilter);
     let mut dispatcher = stack.spawn(TaskDispatcher);
     stack
@@ -42,6 +45,9 @@ async fn an_empty_redis_restart_is_survived_and_every_signal_reasserted_within_o
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nats_restart_is_survived() {
     let mut stack = Stack::start("nats_restart");
+    // The injection-filter is ready only once its error streams exist.
+    let init = stack.run("faultline", &["init"], &[]);
+    assert_eq!(init.code, Some(0), "{}", init.text);
     let mut ingest = stack.spawn(ErrorIngest);
     stack.wait_probe(ErrorIngest, exit::SERVING, START).await;
 

@@ -11,6 +11,9 @@ const START: Duration = Duration::from_secs(20);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gate_holds_a_dependent_until_its_dependency_is_ready() {
     let stack = Stack::start("gate_hold");
+    // The injection-filter is ready only once its error streams exist.
+    let init = stack.run("faultline", &["init"], &[]);
+    assert_eq!(init.code, Some(0), "{}", init.text);
     let readiness = stack.readiness().await;
     let mut dispatcher = stack.spawn(TaskDispatcher);
 
@@ -44,6 +47,9 @@ async fn the_gate_holds_a_dependent_until_its_dependency_is_ready() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_dependency_turns_dependents_not_serving_within_one_ttl_and_they_recover() {
     let stack = Stack::start("gate_kill");
+    // The injection-filter is ready only once its error streams exist.
+    let init = stack.run("faultline", &["init"], &[]);
+    assert_eq!(init.code, Some(0), "{}", init.text);
     let mut filter = stack.spawn(InjectionFilter);
     let _dispatcher = stack.spawn(TaskDispatcher);
     let _publisher = stack.spawn(ResultPublisher);
@@ -79,6 +85,9 @@ async fn a_killed_dependency_turns_dependents_not_serving_within_one_ttl_and_the
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_exits_zero_within_the_grace_period_and_removes_the_readiness_signal() {
     let stack = Stack::start("sigterm");
+    // The injection-filter is ready only once its error streams exist.
+    let init = stack.run("faultline", &["init"], &[]);
+    assert_eq!(init.code, Some(0), "{}", init.text);
     let readiness = stack.readiness().await;
     let mut ingest = stack.spawn(ErrorIngest);
     stack.wait_probe(ErrorIngest, exit::SERVING, START).await;
@@ -118,6 +127,9 @@ async fn sigterm_exits_zero_within_the_grace_period_and_removes_the_readiness_si
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_signal_exits_at_once() {
     let stack = Stack::start("second_signal");
+    // The injection-filter is ready only once its error streams exist.
+    let init = stack.run("faultline", &["init"], &[]);
+    assert_eq!(init.code, Some(0), "{}", init.text);
     let mut ingest = stack.spawn_with(ErrorIngest, &[("FAULTLINE_REDIS__TIMEOUT", "5s")]);
     stack.wait_probe(ErrorIngest, exit::SERVING, START).await;
 
