@@ -3,8 +3,14 @@
 //! Every view is derived from another view (or from the raw text) by a bounded, linear-time
 //! transformation. Each output byte remembers the range of ORIGINAL bytes it came from, so a
 //! match found in any view can be reported as a span of the original text.
+//!
+//! Views that keep their parent's byte layout share its map (the raw text's map is implicit),
+//! views that would equal their parent are not built, and a view made mostly by copying its
+//! parent records what it copied, so that the scanner can reuse its parent's matches.
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use unicode_normalization::char::{decompose_compatible, is_combining_mark};
 
@@ -62,6 +68,34 @@ impl ViewKind {
     }
 }
 
+/// Where each byte of a view came from in the original text.
+#[derive(Debug, Clone)]
+enum Map {
+    /// The view has the byte layout of the original: byte `i` came from the original character
+    /// that occupies byte `i` (views of ASCII text, and transformations that keep every
+    /// character's length on such views).
+    Identity,
+    /// For every byte of the view: (start, end) of the original bytes it came from. Shared by
+    /// views that only replace characters by characters of the same length.
+    Bytes(Arc<Vec<(u32, u32)>>),
+}
+
+/// Bytes `out..out + len` of a view are bytes `src..src + len` of its parent, unchanged (up to
+/// ASCII case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Run {
+    pub(crate) out: u32,
+    pub(crate) src: u32,
+    pub(crate) len: u32,
+}
+
+/// The view a view was made from, and what it copied from it; everything else changed.
+#[derive(Debug, Clone)]
+pub(crate) struct Origin {
+    pub(crate) parent: ViewKind,
+    pub(crate) runs: Arc<Vec<Run>>,
+}
+
 /// One view of a text plus, for every byte of `text`, the original byte range it came from.
 #[derive(Debug, Clone)]
 pub struct View {
@@ -69,18 +103,35 @@ pub struct View {
     pub kind: ViewKind,
     /// The transformed text.
     pub text: String,
-    /// For every byte of `text`: (start, end) of the original bytes it came from.
-    map: Vec<(u32, u32)>,
+    /// Where each byte of `text` came from.
+    map: Map,
+    /// For views made from another view mostly by copying it.
+    origin: Option<Origin>,
+}
+
+fn floor_boundary(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_boundary(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
 }
 
 impl View {
     /// The raw view of `text` (identity map).
     pub fn raw(text: &str) -> View {
-        let mut b = Builder::with_capacity(text.len());
-        for (i, c) in text.char_indices() {
-            b.push(c, i, i + c.len_utf8());
+        View {
+            kind: ViewKind::Raw,
+            text: text.to_string(),
+            map: Map::Identity,
+            origin: None,
         }
-        b.finish(ViewKind::Raw)
     }
 
     /// Maps a byte range of this view to the smallest range of the original text covering it.
@@ -88,39 +139,88 @@ impl View {
     pub fn to_original(&self, r: Range<usize>) -> Range<usize> {
         let end = r.end.min(self.text.len());
         let start = r.start.min(end);
+        let map = match &self.map {
+            Map::Identity => {
+                let lo = floor_boundary(&self.text, start);
+                if start == end {
+                    return lo..lo;
+                }
+                return lo..ceil_boundary(&self.text, end);
+            }
+            Map::Bytes(m) => m,
+        };
         if start == end {
-            let p = if start < self.map.len() {
-                self.map[start].0
+            let p = if start < map.len() {
+                map[start].0
             } else {
-                self.map.last().map_or(0, |m| m.1)
+                map.last().map_or(0, |m| m.1)
             };
             return p as usize..p as usize;
         }
         let mut lo = u32::MAX;
         let mut hi = 0;
-        for &(s, e) in &self.map[start..end] {
+        for &(s, e) in &map[start..end] {
             lo = lo.min(s);
             hi = hi.max(e);
         }
         lo as usize..hi as usize
     }
 
+    /// Original range of the view bytes `a..b` (a whole number of characters).
+    #[inline]
     fn src(&self, a: usize, b: usize) -> (usize, usize) {
-        if b == a + 1 || (b > a && self.map[a].0 == self.map[b - 1].0) {
-            return (self.map[a].0 as usize, self.map[b - 1].1 as usize);
+        match &self.map {
+            Map::Identity => (a, b),
+            Map::Bytes(m) => {
+                if b == a + 1 || (b > a && m[a].0 == m[b - 1].0) {
+                    return (m[a].0 as usize, m[b - 1].1 as usize);
+                }
+                let r = self.to_original(a..b);
+                (r.start, r.end)
+            }
         }
-        let r = self.to_original(a..b);
-        (r.start, r.end)
     }
 
-    fn chars(&self) -> impl Iterator<Item = (usize, char)> + '_ {
+    fn chars(&self) -> impl DoubleEndedIterator<Item = (usize, char)> + '_ {
         self.text.char_indices()
+    }
+
+    /// A view of another kind with the same map (for transformations that keep every
+    /// character's byte length), which copied `runs` of this one.
+    fn same_layout(&self, kind: ViewKind, text: String, runs: Vec<Run>) -> View {
+        debug_assert_eq!(text.len(), self.text.len());
+        View {
+            kind,
+            text,
+            map: self.map.clone(),
+            origin: Some(Origin {
+                parent: self.kind,
+                runs: Arc::new(runs),
+            }),
+        }
+    }
+
+    /// The same text as another kind of view (one run copies everything).
+    fn unchanged(&self, kind: ViewKind) -> View {
+        let all = Run {
+            out: 0,
+            src: 0,
+            len: self.text.len() as u32,
+        };
+        self.same_layout(kind, self.text.clone(), vec![all])
+    }
+
+    /// The view this one was made from, and what it copied.
+    pub(crate) fn origin(&self) -> Option<&Origin> {
+        self.origin.as_ref()
     }
 }
 
 struct Builder {
     text: String,
     map: Vec<(u32, u32)>,
+    /// What [`Builder::copy`] copied from the parent.
+    runs: Vec<Run>,
 }
 
 impl Builder {
@@ -128,9 +228,11 @@ impl Builder {
         Builder {
             text: String::with_capacity(n),
             map: Vec::with_capacity(n),
+            runs: Vec::new(),
         }
     }
 
+    #[inline]
     fn push(&mut self, c: char, s: usize, e: usize) {
         self.text.push(c);
         let m = (s as u32, e as u32);
@@ -139,12 +241,57 @@ impl Builder {
         }
     }
 
+    /// Copies the bytes `a..b` (whole characters) of `v` unchanged, with their origins.
+    fn copy(&mut self, v: &View, a: usize, b: usize) {
+        let (out, src, len) = (self.text.len() as u32, a as u32, (b - a) as u32);
+        match self.runs.last_mut() {
+            Some(r) if r.out + r.len == out && r.src + r.len == src => r.len += len,
+            _ if len > 0 => self.runs.push(Run { out, src, len }),
+            _ => {}
+        }
+        let run = &v.text[a..b];
+        self.text.push_str(run);
+        match &v.map {
+            Map::Identity if run.is_ascii() => {
+                self.map.extend((a..b).map(|k| (k as u32, k as u32 + 1)));
+            }
+            Map::Identity => {
+                for (p, c) in run.char_indices() {
+                    let (s, e) = ((a + p) as u32, (a + p + c.len_utf8()) as u32);
+                    self.map.extend(std::iter::repeat_n((s, e), c.len_utf8()));
+                }
+            }
+            // Every byte of a character has the same origin, so this is what pushing the
+            // characters one by one would give.
+            Map::Bytes(m) => self.map.extend_from_slice(&m[a..b]),
+        }
+    }
+
+    /// Copies the ASCII bytes `a..b` of `v` in lowercase, with their origins.
+    fn copy_lowercase(&mut self, v: &View, a: usize, b: usize) {
+        let start = self.text.len();
+        self.copy(v, a, b);
+        self.text[start..].make_ascii_lowercase();
+    }
+
     fn finish(self, kind: ViewKind) -> View {
         View {
             kind,
             text: self.text,
-            map: self.map,
+            map: Map::Bytes(Arc::new(self.map)),
+            origin: None,
         }
+    }
+
+    /// Finishes a view made from `parent` (keeping what was copied from it).
+    fn finish_from(mut self, kind: ViewKind, parent: &View) -> View {
+        let runs = std::mem::take(&mut self.runs);
+        let mut v = self.finish(kind);
+        v.origin = Some(Origin {
+            parent: parent.kind,
+            runs: Arc::new(runs),
+        });
+        v
     }
 }
 
@@ -179,8 +326,11 @@ fn flush_bytes(b: &mut Builder, units: &mut Vec<(u8, usize, usize)>) {
             _ => 0,
         };
         if w > 0 && i + w <= units.len() {
-            let bytes: Vec<u8> = units[i..i + w].iter().map(|u| u.0).collect();
-            if let Ok(s) = std::str::from_utf8(&bytes) {
+            let mut bytes = [0u8; 4];
+            for (k, u) in units[i..i + w].iter().enumerate() {
+                bytes[k] = u.0;
+            }
+            if let Ok(s) = std::str::from_utf8(&bytes[..w]) {
                 if let Some(c) = s.chars().next() {
                     b.push(c, units[i].1, units[i + w - 1].2);
                     i += w;
@@ -209,118 +359,139 @@ const ENTITIES: &[(&str, char)] = &[
     ("comma", ','),
 ];
 
-/// Decodes `\uXXXX` (with surrogate pairs), `\u{X..}`, `\xNN`, `%XX` and HTML entities.
-pub fn decode_escapes(v: &View) -> View {
-    let t = v.text.as_bytes();
-    if !t.iter().any(|&b| matches!(b, b'\\' | b'%' | b'&')) {
-        let mut same = v.clone();
-        same.kind = ViewKind::Decoded;
-        return same;
-    }
-    let mut b = Builder::with_capacity(t.len());
-    let mut pending: Vec<(u8, usize, usize)> = Vec::new();
-    let mut i = 0;
-    while i < t.len() {
-        // Byte escapes: \xNN and %XX.
-        if i + 3 < t.len() + 1
-            && ((t[i] == b'\\' && i + 3 < t.len() && t[i + 1] == b'x')
-                || (t[i] == b'%' && i + 2 < t.len()))
-        {
-            let (hs, len) = if t[i] == b'\\' {
-                (i + 2, 4)
-            } else {
-                (i + 1, 3)
-            };
-            if hs + 2 <= t.len() {
-                if let Some(val) = parse_hex(&t[hs..hs + 2]) {
-                    let (s, e) = v.src(i, i + len);
-                    pending.push((val as u8, s, e));
-                    i += len;
-                    continue;
-                }
-            }
+/// One escape at a position: a byte (`\xNN`, `%XX`, decoded together with its neighbours as
+/// UTF-8) or a character (`\uXXXX`, `\u{X..}`, HTML entities), and its length in bytes.
+enum Escape {
+    Byte(u8),
+    Char(char),
+}
+
+fn escape_at(t: &[u8], i: usize) -> Option<(Escape, usize)> {
+    let n = t.len();
+    match t[i] {
+        b'\\' if i + 4 <= n && t[i + 1] == b'x' => {
+            parse_hex(&t[i + 2..i + 4]).map(|v| (Escape::Byte(v as u8), 4))
         }
-        flush_bytes(&mut b, &mut pending);
-        if t[i] == b'\\' && i + 5 < t.len() + 1 && i + 1 < t.len() && t[i + 1] == b'u' {
-            // \u{...}
-            if i + 2 < t.len() && t[i + 2] == b'{' {
-                if let Some(close) = t[i + 3..t.len().min(i + 12)]
-                    .iter()
-                    .position(|&c| c == b'}')
-                {
-                    if let Some(cp) = parse_hex(&t[i + 3..i + 3 + close]).and_then(char::from_u32) {
-                        let (s, e) = v.src(i, i + 4 + close);
-                        b.push(cp, s, e);
-                        i += 4 + close;
-                        continue;
-                    }
-                }
-            } else if i + 6 <= t.len() {
-                if let Some(hi) = parse_hex(&t[i + 2..i + 6]) {
-                    if (0xd800..0xdc00).contains(&hi)
-                        && i + 12 <= t.len()
-                        && t[i + 6] == b'\\'
-                        && t[i + 7] == b'u'
-                    {
-                        if let Some(lo) = parse_hex(&t[i + 8..i + 12]) {
-                            if (0xdc00..0xe000).contains(&lo) {
-                                let cp = 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
-                                if let Some(c) = char::from_u32(cp) {
-                                    let (s, e) = v.src(i, i + 12);
-                                    b.push(c, s, e);
-                                    i += 12;
-                                    continue;
-                                }
-                            }
+        b'\\' if i + 5 <= n && t[i + 1] == b'u' => {
+            if t[i + 2] == b'{' {
+                // \u{...}
+                let close = t[i + 3..n.min(i + 12)].iter().position(|&c| c == b'}')?;
+                let cp = parse_hex(&t[i + 3..i + 3 + close]).and_then(char::from_u32)?;
+                return Some((Escape::Char(cp), 4 + close));
+            }
+            if i + 6 > n {
+                return None;
+            }
+            let hi = parse_hex(&t[i + 2..i + 6])?;
+            if (0xd800..0xdc00).contains(&hi)
+                && i + 12 <= n
+                && t[i + 6] == b'\\'
+                && t[i + 7] == b'u'
+            {
+                if let Some(lo) = parse_hex(&t[i + 8..i + 12]) {
+                    if (0xdc00..0xe000).contains(&lo) {
+                        let cp = 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
+                        if let Some(c) = char::from_u32(cp) {
+                            return Some((Escape::Char(c), 12));
                         }
                     }
-                    if let Some(c) = char::from_u32(hi) {
-                        let (s, e) = v.src(i, i + 6);
-                        b.push(c, s, e);
-                        i += 6;
-                        continue;
-                    }
                 }
             }
+            char::from_u32(hi).map(|c| (Escape::Char(c), 6))
         }
-        if t[i] == b'&' {
-            if let Some(semi) = t[i + 1..t.len().min(i + 12)]
-                .iter()
-                .position(|&c| c == b';')
-            {
-                let body = &t[i + 1..i + 1 + semi];
-                let decoded = if body.first() == Some(&b'#') {
-                    if body.get(1).is_some_and(|&c| c == b'x' || c == b'X') {
-                        parse_hex(&body[2..]).and_then(char::from_u32)
-                    } else {
-                        std::str::from_utf8(&body[1..])
-                            .ok()
-                            .and_then(|s| s.parse::<u32>().ok())
-                            .and_then(char::from_u32)
-                    }
+        b'%' if i + 3 <= n => parse_hex(&t[i + 1..i + 3]).map(|v| (Escape::Byte(v as u8), 3)),
+        b'&' => {
+            let semi = t[i + 1..n.min(i + 12)].iter().position(|&c| c == b';')?;
+            let body = &t[i + 1..i + 1 + semi];
+            let decoded = if body.first() == Some(&b'#') {
+                if body.get(1).is_some_and(|&c| c == b'x' || c == b'X') {
+                    parse_hex(&body[2..]).and_then(char::from_u32)
                 } else {
-                    ENTITIES
-                        .iter()
-                        .find(|(n, _)| n.as_bytes() == body)
-                        .map(|&(_, c)| c)
-                };
-                if let Some(c) = decoded {
-                    let (s, e) = v.src(i, i + 2 + semi);
-                    b.push(c, s, e);
-                    i += 2 + semi;
-                    continue;
+                    std::str::from_utf8(&body[1..])
+                        .ok()
+                        .and_then(|s| s.parse::<u32>().ok())
+                        .and_then(char::from_u32)
                 }
-            }
+            } else {
+                ENTITIES
+                    .iter()
+                    .find(|(n, _)| n.as_bytes() == body)
+                    .map(|&(_, c)| c)
+            };
+            decoded.map(|c| (Escape::Char(c), 2 + semi))
         }
-        // Ordinary character.
-        let c = v.text[i..].chars().next().unwrap_or('\u{fffd}');
-        let n = c.len_utf8();
-        let (s, e) = v.src(i, i + n);
-        b.push(c, s, e);
-        i += n;
+        _ => None,
+    }
+}
+
+/// Position of the first escape that decodes (every decoded escape shortens the text, so the
+/// decoded view differs from its parent exactly when there is one).
+fn first_escape(t: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i < t.len() {
+        let p = t[i..]
+            .iter()
+            .position(|&b| matches!(b, b'\\' | b'%' | b'&'))?;
+        i += p;
+        if escape_at(t, i).is_some() {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+fn is_escape_start(b: u8) -> bool {
+    matches!(b, b'\\' | b'%' | b'&')
+}
+
+fn decode_escapes_from(v: &View, first: usize) -> View {
+    let t = v.text.as_bytes();
+    let mut b = Builder::with_capacity(t.len());
+    // Everything before the first escape is copied as is.
+    b.copy(v, 0, first);
+    let mut pending: Vec<(u8, usize, usize)> = Vec::new();
+    let mut i = first;
+    while i < t.len() {
+        let esc = if is_escape_start(t[i]) {
+            escape_at(t, i)
+        } else {
+            None
+        };
+        if let Some((Escape::Byte(val), len)) = esc {
+            let (s, e) = v.src(i, i + len);
+            pending.push((val, s, e));
+            i += len;
+            continue;
+        }
+        flush_bytes(&mut b, &mut pending);
+        if let Some((Escape::Char(c), len)) = esc {
+            let (s, e) = v.src(i, i + len);
+            b.push(c, s, e);
+            i += len;
+            continue;
+        }
+        // Ordinary text up to the next possible escape (escape bytes are ASCII, so this ends
+        // on a character boundary).
+        let next = t[i + 1..]
+            .iter()
+            .position(|&c| is_escape_start(c))
+            .map_or(t.len(), |p| i + 1 + p);
+        b.copy(v, i, next);
+        i = next;
     }
     flush_bytes(&mut b, &mut pending);
-    b.finish(ViewKind::Decoded)
+    b.finish_from(ViewKind::Decoded, v)
+}
+
+/// The decoded view, or `None` when nothing decodes (it would equal its parent).
+fn decode_escapes_opt(v: &View) -> Option<View> {
+    first_escape(v.text.as_bytes()).map(|first| decode_escapes_from(v, first))
+}
+
+/// Decodes `\uXXXX` (with surrogate pairs), `\u{X..}`, `\xNN`, `%XX` and HTML entities.
+pub fn decode_escapes(v: &View) -> View {
+    decode_escapes_opt(v).unwrap_or_else(|| v.unchanged(ViewKind::Decoded))
 }
 
 fn vs_byte(c: char) -> Option<u8> {
@@ -334,17 +505,19 @@ fn vs_byte(c: char) -> Option<u8> {
     }
 }
 
-/// Reveals hidden text: Unicode tag characters become ASCII; runs of ≥ 4 variation selectors
-/// are decoded as smuggled bytes.
-pub fn reveal_hidden(v: &View) -> View {
-    if !v
-        .text
-        .chars()
-        .any(|c| (c as u32) >= 0xe0000 || vs_byte(c).is_some())
-    {
-        let mut same = v.clone();
-        same.kind = ViewKind::Revealed;
-        return same;
+/// The revealed view, or `None` when there is nothing hidden to reveal.
+fn reveal_hidden_opt(v: &View) -> Option<View> {
+    // Characters from U+E0000 start with F3 A0..BF or F4; variation selectors U+FE00..FE0F
+    // are EF B8 80..8F.
+    let t = v.text.as_bytes();
+    let hidden = |i: usize| match t[i] {
+        0xf3 => t.get(i + 1).is_some_and(|&b| b >= 0xa0),
+        0xf4 => true,
+        0xef => t.get(i + 1) == Some(&0xb8) && t.get(i + 2).is_some_and(|&b| b <= 0x8f),
+        _ => false,
+    };
+    if !(0..t.len()).any(|i| t[i] >= 0xef && hidden(i)) {
+        return None;
     }
     let mut b = Builder::with_capacity(v.text.len());
     let chars: Vec<(usize, char)> = v.chars().collect();
@@ -379,11 +552,17 @@ pub fn reveal_hidden(v: &View) -> View {
             i = j;
             continue;
         }
-        let (s, e) = v.src(pos, end);
-        b.push(c, s, e);
+        b.copy(v, pos, end);
         i += 1;
     }
-    b.finish(ViewKind::Revealed)
+    let out = b.finish_from(ViewKind::Revealed, v);
+    (out.text != v.text).then_some(out)
+}
+
+/// Reveals hidden text: Unicode tag characters become ASCII; runs of ≥ 4 variation selectors
+/// are decoded as smuggled bytes.
+pub fn reveal_hidden(v: &View) -> View {
+    reveal_hidden_opt(v).unwrap_or_else(|| v.unchanged(ViewKind::Revealed))
 }
 
 /// Characters that render as nothing (or only change direction) and are dropped by folding.
@@ -392,6 +571,62 @@ pub fn is_invisible(c: char) -> bool {
         0x00ad | 0x034f | 0x061c | 0x115f | 0x1160 | 0x17b4 | 0x17b5 | 0x180b..=0x180f
         | 0x200b..=0x200f | 0x202a..=0x202e | 0x2060..=0x206f | 0x3164 | 0xfe00..=0xfe0f
         | 0xfeff | 0xffa0 | 0xfff0..=0xfff8 | 0x1d173..=0x1d17a | 0xe0000..=0xe0fff)
+}
+
+const P_KNOWN: u8 = 1;
+/// `char::is_alphanumeric`.
+pub(crate) const P_ALNUM: u8 = 1 << 1;
+/// `char::is_alphabetic`.
+pub(crate) const P_ALPHA: u8 = 1 << 2;
+/// [`confusable`] maps it.
+const P_CONFUSABLE: u8 = 1 << 3;
+/// Folding keeps the character as it is.
+const P_FOLD_SAME: u8 = 1 << 4;
+/// Folding drops the character.
+const P_FOLD_DROP: u8 = 1 << 5;
+
+fn compute_props(c: char) -> u8 {
+    let mut p = P_KNOWN;
+    if c.is_alphanumeric() {
+        p |= P_ALNUM;
+    }
+    if c.is_alphabetic() {
+        p |= P_ALPHA;
+    }
+    if confusable(c).is_some() {
+        p |= P_CONFUSABLE;
+    }
+    let (mut n, mut same) = (0, true);
+    fold_char(c, &mut |m| {
+        n += 1;
+        same &= m == c;
+    });
+    if n == 1 && same {
+        p |= P_FOLD_SAME;
+    }
+    if n == 0 {
+        p |= P_FOLD_DROP;
+    }
+    p
+}
+
+/// Properties of a character (`P_*`). Unicode lookups are slow next to everything else here,
+/// so the answers for the first two planes are kept in a table filled as characters are seen.
+#[inline]
+pub(crate) fn char_props(c: char) -> u8 {
+    static TABLE: OnceLock<Box<[AtomicU8]>> = OnceLock::new();
+    let u = c as usize;
+    if u >= 0x20000 {
+        return compute_props(c);
+    }
+    let table = TABLE.get_or_init(|| (0..0x20000).map(|_| AtomicU8::new(0)).collect());
+    let p = table[u].load(Ordering::Relaxed);
+    if p != 0 {
+        return p;
+    }
+    let p = compute_props(c);
+    table[u].store(p, Ordering::Relaxed);
+    p
 }
 
 fn fold_char(c: char, out: &mut impl FnMut(char)) {
@@ -425,12 +660,40 @@ pub fn fold_str(s: &str) -> String {
 /// Compatibility decomposition (NFKD), lowercase, invisible/bidi/zero-width characters and
 /// combining marks removed. Idempotent.
 pub fn fold(v: &View, kind: ViewKind) -> View {
-    let mut b = Builder::with_capacity(v.text.len());
-    for (p, c) in v.chars() {
-        let (s, e) = v.src(p, p + c.len_utf8());
-        fold_char(c, &mut |m| b.push(m, s, e));
+    if v.text.is_ascii() {
+        // ASCII folds to its lowercase, byte for byte.
+        let all = Run {
+            out: 0,
+            src: 0,
+            len: v.text.len() as u32,
+        };
+        return v.same_layout(kind, v.text.to_ascii_lowercase(), vec![all]);
     }
-    b.finish(kind)
+    let t = v.text.as_bytes();
+    let mut b = Builder::with_capacity(t.len());
+    let mut i = 0;
+    while i < t.len() {
+        if t[i] < 0x80 {
+            let end = t[i..]
+                .iter()
+                .position(|&c| c >= 0x80)
+                .map_or(t.len(), |p| i + p);
+            b.copy_lowercase(v, i, end);
+            i = end;
+            continue;
+        }
+        let c = v.text[i..].chars().next().unwrap_or(' ');
+        let n = c.len_utf8();
+        let props = char_props(c);
+        if props & P_FOLD_SAME != 0 {
+            b.copy(v, i, i + n);
+        } else if props & P_FOLD_DROP == 0 {
+            let (s, e) = v.src(i, i + n);
+            fold_char(c, &mut |m| b.push(m, s, e));
+        }
+        i += n;
+    }
+    b.finish_from(kind, v)
 }
 
 /// Maps a (folded, lowercase) homoglyph to the Latin letter it imitates.
@@ -466,23 +729,52 @@ pub fn confusable(c: char) -> Option<char> {
     })
 }
 
-/// Replaces homoglyphs by the Latin letters they imitate.
-pub fn skeleton(v: &View) -> View {
-    if v.text.is_ascii() {
-        let mut same = v.clone();
-        same.kind = ViewKind::Skeleton;
-        return same;
+/// The skeleton view, or `None` when no character is a homoglyph (it would equal its parent).
+fn skeleton_opt(v: &View) -> Option<View> {
+    let t = v.text.as_bytes();
+    // Position of the first homoglyph (they are not ASCII).
+    let mut i = t.iter().position(|&b| b >= 0x80)?;
+    let first = loop {
+        let c = v.text[i..].chars().next()?;
+        if char_props(c) & P_CONFUSABLE != 0 {
+            break i;
+        }
+        i += c.len_utf8();
+        i += t[i..].iter().position(|&b| b >= 0x80)?;
+    };
+    let mut b = Builder::with_capacity(t.len());
+    b.copy(v, 0, first);
+    let mut i = first;
+    while i < t.len() {
+        if t[i] < 0x80 {
+            let end = t[i..]
+                .iter()
+                .position(|&c| c >= 0x80)
+                .map_or(t.len(), |p| i + p);
+            b.copy(v, i, end);
+            i = end;
+            continue;
+        }
+        let c = v.text[i..].chars().next().unwrap_or(' ');
+        let n = c.len_utf8();
+        let mapped = (char_props(c) & P_CONFUSABLE != 0)
+            .then(|| confusable(c))
+            .flatten();
+        match mapped {
+            Some(m) => {
+                let (s, e) = v.src(i, i + n);
+                b.push(m, s, e);
+            }
+            None => b.copy(v, i, i + n),
+        }
+        i += n;
     }
-    map_chars(v, ViewKind::Skeleton, |c| confusable(c).unwrap_or(c))
+    Some(b.finish_from(ViewKind::Skeleton, v))
 }
 
-fn map_chars(v: &View, kind: ViewKind, f: impl Fn(char) -> char) -> View {
-    let mut b = Builder::with_capacity(v.text.len());
-    for (p, c) in v.chars() {
-        let (s, e) = v.src(p, p + c.len_utf8());
-        b.push(f(c), s, e);
-    }
-    b.finish(kind)
+/// Replaces homoglyphs by the Latin letters they imitate.
+pub fn skeleton(v: &View) -> View {
+    skeleton_opt(v).unwrap_or_else(|| v.unchanged(ViewKind::Skeleton))
 }
 
 fn leet(c: char) -> Option<char> {
@@ -499,33 +791,110 @@ fn leet(c: char) -> Option<char> {
     })
 }
 
+/// The de-leeted view, or `None` when no token changes (it would equal its parent). Leet
+/// characters and their replacements are ASCII, so the view keeps its parent's byte layout.
+/// ASCII classes for de-leeting: in a token (letter, digit or leet character), letter, leet.
+const TOK: u8 = 1;
+const LETTER: u8 = 2;
+const LEET: u8 = 4;
+const LEET_CLASS: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        if c.is_ascii_alphabetic() {
+            t[b] = TOK | LETTER;
+        } else if c.is_ascii_digit() {
+            t[b] = TOK;
+        }
+        if matches!(
+            c,
+            b'0' | b'1'
+                | b'3'
+                | b'4'
+                | b'5'
+                | b'7'
+                | b'8'
+                | b'9'
+                | b'!'
+                | b'|'
+                | b'@'
+                | b'$'
+                | b'+'
+        ) {
+            t[b] |= TOK | LEET;
+        }
+        b += 1;
+    }
+    t
+};
+
+fn deleet_opt(v: &View) -> Option<View> {
+    let t = v.text.as_bytes();
+    let mut out: Option<Vec<u8>> = None;
+    let mut changed: Vec<u32> = Vec::new();
+    let mut i = 0;
+    while i < t.len() {
+        // One token: start, whether it has a letter and a leet character.
+        let start = i;
+        let (mut letter, mut leet_char) = (false, false);
+        while i < t.len() {
+            let c = t[i];
+            if c < 0x80 {
+                let class = LEET_CLASS[usize::from(c)];
+                if class & TOK == 0 {
+                    break;
+                }
+                letter |= class & LETTER != 0;
+                leet_char |= class & LEET != 0;
+                i += 1;
+            } else {
+                let ch = v.text[i..].chars().next().unwrap_or(' ');
+                let p = char_props(ch);
+                if p & P_ALNUM == 0 {
+                    break;
+                }
+                letter |= p & P_ALPHA != 0;
+                i += ch.len_utf8();
+            }
+        }
+        if letter && leet_char {
+            let o = out.get_or_insert_with(|| t.to_vec());
+            for k in start..i {
+                if t[k] < 0x80 && LEET_CLASS[usize::from(t[k])] & LEET != 0 {
+                    if let Some(l) = leet(char::from(t[k])) {
+                        o[k] = l as u8;
+                        changed.push(k as u32);
+                    }
+                }
+            }
+        }
+        if i == start {
+            // Not in a token: skip the character.
+            i += v.text[i..].chars().next().map_or(1, char::len_utf8);
+        }
+    }
+    let out = out?;
+    let text = String::from_utf8(out).ok()?;
+    // Everything between the changed bytes was copied.
+    let mut runs = Vec::with_capacity(changed.len() + 1);
+    let mut from = 0u32;
+    for k in changed.into_iter().chain([t.len() as u32]) {
+        if k > from {
+            runs.push(Run {
+                out: from,
+                src: from,
+                len: k - from,
+            });
+        }
+        from = k + 1;
+    }
+    Some(v.same_layout(ViewKind::Deleeted, text, runs))
+}
+
 /// Undoes leetspeak inside tokens that contain at least one letter.
 pub fn deleet(v: &View) -> View {
-    let chars: Vec<(usize, char)> = v.chars().collect();
-    let mut b = Builder::with_capacity(v.text.len());
-    let mut i = 0;
-    while i < chars.len() {
-        let in_tok = |c: char| c.is_alphanumeric() || leet(c).is_some();
-        if !in_tok(chars[i].1) {
-            let (p, c) = chars[i];
-            let (s, e) = v.src(p, p + c.len_utf8());
-            b.push(c, s, e);
-            i += 1;
-            continue;
-        }
-        let mut j = i;
-        while j < chars.len() && in_tok(chars[j].1) {
-            j += 1;
-        }
-        let has_letter = chars[i..j].iter().any(|&(_, c)| c.is_alphabetic());
-        for &(p, c) in &chars[i..j] {
-            let (s, e) = v.src(p, p + c.len_utf8());
-            let o = if has_letter { leet(c).unwrap_or(c) } else { c };
-            b.push(o, s, e);
-        }
-        i = j;
-    }
-    b.finish(ViewKind::Deleeted)
+    deleet_opt(v).unwrap_or_else(|| v.unchanged(ViewKind::Deleeted))
 }
 
 /// Keeps only letters and digits (undoes spaced, dotted, dashed or hyphenated letters).
@@ -543,21 +912,27 @@ pub fn despace(v: &View) -> View {
 /// Reverses the order of characters.
 pub fn reverse(v: &View) -> View {
     let mut b = Builder::with_capacity(v.text.len());
-    let chars: Vec<(usize, char)> = v.chars().collect();
-    for &(p, c) in chars.iter().rev() {
+    for (p, c) in v.chars().rev() {
         let (s, e) = v.src(p, p + c.len_utf8());
         b.push(c, s, e);
     }
     b.finish(ViewKind::Reversed)
 }
 
-/// Applies ROT13 to ASCII letters.
-pub fn rot13(v: &View) -> View {
-    map_chars(v, ViewKind::Rot13, |c| match c {
-        'a'..='m' | 'A'..='M' => char::from(c as u8 + 13),
-        'n'..='z' | 'N'..='Z' => char::from(c as u8 - 13),
+fn rot13_byte(c: u8) -> u8 {
+    match c {
+        b'a'..=b'm' | b'A'..=b'M' => c + 13,
+        b'n'..=b'z' | b'N'..=b'Z' => c - 13,
         _ => c,
-    })
+    }
+}
+
+/// Applies ROT13 to ASCII letters (keeps the byte layout).
+pub fn rot13(v: &View) -> View {
+    let out: Vec<u8> = v.text.bytes().map(rot13_byte).collect();
+    // Only ASCII bytes change, into ASCII bytes: still UTF-8.
+    let text = String::from_utf8(out).unwrap_or_else(|_| v.text.clone());
+    v.same_layout(ViewKind::Rot13, text, Vec::new())
 }
 
 fn b64_val(c: u8) -> Option<u32> {
@@ -570,6 +945,17 @@ fn b64_val(c: u8) -> Option<u32> {
         _ => None,
     }
 }
+
+const B64_CHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'/' | b'_');
+        b += 1;
+    }
+    t
+};
 
 fn decode_base64(s: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(s.len() * 3 / 4);
@@ -638,16 +1024,17 @@ pub fn decode_blobs(v: &View) -> Vec<View> {
     let mut budget = MAX_DECODED_BYTES;
     let mut views: Vec<(ViewKind, Builder)> = Vec::new();
     let mut i = 0;
-    let is_b64 = |c: u8| b64_val(c).is_some();
+    let is_b64 = |c: u8| B64_CHAR[usize::from(c)];
     while i < t.len() && budget > 0 {
-        if !is_b64(t[i]) {
-            i += 1;
-            continue;
+        // The next run of base64 characters.
+        match t[i..].iter().position(|&c| is_b64(c)) {
+            Some(p) => i += p,
+            None => break,
         }
-        let mut j = i;
-        while j < t.len() && is_b64(t[j]) {
-            j += 1;
-        }
+        let j = t[i..]
+            .iter()
+            .position(|&c| !is_b64(c))
+            .map_or(t.len(), |p| i + p);
         let mut run = &t[i..j];
         if run.len() > 2
             && (run.starts_with(b"0x") || run.starts_with(b"0X"))
@@ -698,46 +1085,80 @@ pub fn decode_blobs(v: &View) -> Vec<View> {
     views.into_iter().map(|(k, b)| b.finish(k)).collect()
 }
 
+/// Which of the views derived from the skeleton (despaced, reversed, ROT13) to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Derived {
+    /// Build the despaced view.
+    pub despaced: bool,
+    /// Build the reversed view.
+    pub reversed: bool,
+    /// Build the ROT13 view.
+    pub rot13: bool,
+}
+
+impl Derived {
+    /// All derived views.
+    pub const ALL: Derived = Derived {
+        despaced: true,
+        reversed: true,
+        rot13: true,
+    };
+}
+
 /// All views of a text. Views that would be identical to their parent are omitted (except
 /// `raw` and `folded`, which are always present).
 /// Offsets are stored as `u32`: texts longer than 4 GiB are scanned on their first 4 GiB.
 pub fn views(text: &str) -> Vec<View> {
+    views_with(text, |_| Derived::ALL)
+}
+
+/// Like [`views`], but the despaced, reversed and ROT13 views are built only when `derived`,
+/// given the skeleton view (the folded view when there is no separate skeleton), asks for them.
+/// The scanner asks only for views in which a rule can match.
+pub fn views_with(text: &str, derived: impl FnOnce(&View) -> Derived) -> Vec<View> {
+    views_with_chain(text, |chain| derived(chain[chain.len() - 1]))
+}
+
+/// [`views_with`], where `derived` gets the chain of views from the raw text to the skeleton
+/// (raw, decoded, revealed, folded, skeleton: those present), each made from the one before.
+pub(crate) fn views_with_chain(text: &str, derived: impl FnOnce(&[&View]) -> Derived) -> Vec<View> {
     let mut cut = text.len().min(u32::MAX as usize);
     while !text.is_char_boundary(cut) {
         cut -= 1;
     }
     let raw = View::raw(&text[..cut]);
-    let decoded = decode_escapes(&raw);
-    let revealed = reveal_hidden(&decoded);
-    let folded = fold(&revealed, ViewKind::Folded);
-    let skel = skeleton(&folded);
-    let del = deleet(&skel);
-    let desp = despace(&skel);
-    let rev = reverse(&skel);
-    let r13 = rot13(&skel);
-    let blobs = decode_blobs(&decoded);
+    let decoded = decode_escapes_opt(&raw);
+    let dec = decoded.as_ref().unwrap_or(&raw);
+    let revealed = reveal_hidden_opt(dec);
+    let folded = fold(revealed.as_ref().unwrap_or(dec), ViewKind::Folded);
+    let blobs = decode_blobs(dec);
+    let skel = skeleton_opt(&folded);
+    let sk = skel.as_ref().unwrap_or(&folded);
+    let del = deleet_opt(sk);
+    let chain: Vec<&View> = [
+        Some(&raw),
+        decoded.as_ref(),
+        revealed.as_ref(),
+        Some(&folded),
+    ]
+    .into_iter()
+    .chain([skel.as_ref()])
+    .flatten()
+    .collect();
+    let want = derived(&chain);
+    let desp = want.despaced.then(|| despace(sk));
+    let rev = want.reversed.then(|| reverse(sk));
+    let r13 = want.rot13.then(|| rot13(sk));
     let mut out = Vec::with_capacity(12);
-    let dec_changed = decoded.text != raw.text;
-    let rev_changed = revealed.text != decoded.text;
-    let skel_changed = skel.text != folded.text;
-    let del_changed = del.text != skel.text;
     out.push(raw);
-    if dec_changed {
-        out.push(decoded);
-    }
-    if rev_changed {
-        out.push(revealed);
-    }
+    out.extend(decoded);
+    out.extend(revealed);
     out.push(folded);
-    if skel_changed {
-        out.push(skel);
-    }
-    if del_changed {
-        out.push(del);
-    }
-    out.push(desp);
-    out.push(rev);
-    out.push(r13);
+    out.extend(skel);
+    out.extend(del);
+    out.extend(desp);
+    out.extend(rev);
+    out.extend(r13);
     out.extend(blobs);
     out
 }
@@ -778,5 +1199,56 @@ mod tests {
         let b = decode_blobs(&v);
         assert_eq!(b.len(), 1);
         assert!(b[0].text.contains("ignore previous instructions"));
+    }
+    #[test]
+    fn identity_map_widens_to_characters() {
+        let v = View::raw("aé日b");
+        assert_eq!(v.to_original(1..2), 1..3);
+        assert_eq!(v.to_original(2..4), 1..6);
+        assert_eq!(v.to_original(4..4), 3..3);
+        assert_eq!(v.to_original(7..9), 7..7);
+    }
+
+    #[test]
+    fn unchanged_views_are_omitted() {
+        let kinds = |t: &str| views(t).iter().map(|v| v.kind).collect::<Vec<_>>();
+        // Nothing decodes, nothing hidden, no homoglyph, no leet: only the always-present views.
+        assert_eq!(
+            kinds("Plain text, 100% fine & dandy"),
+            [
+                ViewKind::Raw,
+                ViewKind::Folded,
+                ViewKind::Despaced,
+                ViewKind::Reversed,
+                ViewKind::Rot13
+            ]
+        );
+        assert!(kinds("caf%C3%A9").contains(&ViewKind::Decoded));
+        assert!(kinds("v1 release").contains(&ViewKind::Deleeted));
+        assert!(kinds("раss").contains(&ViewKind::Skeleton));
+    }
+
+    #[test]
+    fn copied_runs_keep_their_origins() {
+        // Escapes between ordinary runs: each output byte maps to the bytes it came from.
+        let raw = View::raw("é x%41y &amp; z");
+        let d = decode_escapes(&raw);
+        assert_eq!(d.text, "é xAy & z");
+        assert_eq!(d.to_original(0..2), 0..2);
+        assert_eq!(d.to_original(4..5), 4..7);
+        assert_eq!(d.to_original(5..6), 7..8);
+        assert_eq!(d.to_original(7..8), 9..14);
+        // Folding the decoded view keeps the origins through both steps.
+        let f = fold(&d, ViewKind::Folded);
+        assert_eq!(f.text, "e xay & z");
+        assert_eq!(f.to_original(0..1), 0..2);
+        assert_eq!(f.to_original(3..4), 4..7);
+    }
+
+    #[test]
+    fn leet_needs_a_letter_in_the_token() {
+        let d = deleet(&View::raw("h3ll0 2024 4ll"));
+        assert_eq!(d.text, "hello 2024 all");
+        assert_eq!(d.to_original(1..2), 1..2);
     }
 }

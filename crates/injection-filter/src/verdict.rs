@@ -3,8 +3,7 @@
 use std::ops::Range;
 
 use crate::model;
-use crate::normalize::views;
-use crate::rules::{scan_views, RULESET_VERSION};
+use crate::rules::{scan, RULESET_VERSION};
 
 /// Logit offset of the rule score: with no rule hit and a neutral model the score is low.
 const RULE_BIAS: f32 = -3.0;
@@ -119,12 +118,13 @@ pub fn scan_text_with_model(
     thresholds: &Thresholds,
     weights: &model::Weights,
 ) -> Verdict {
-    let vs = views(text);
-    let (hits, sups) = scan_views(text, &vs);
+    // Only the views in which a rule can match are built (the model does not read the others).
+    let (vs, hits, sups) = scan(text);
     let rule_sum: f32 = hits.iter().map(|h| h.weight).sum();
     let hit_ids: Vec<&str> = hits.iter().map(|h| h.id).collect();
     let rule_p = sigmoid(RULE_BIAS + rule_sum);
-    let m = model::score(weights, &vs, &hit_ids, false);
+    // Tracking the strongest features costs little, so the model runs once.
+    let m = model::score(weights, &vs, &hit_ids, true);
     // The model alone may only flag a text that does not address its reader at all (no rule
     // hit, no "you", no AI-addressing word, no imperative): injections must talk to the agent.
     let mut model_p = sigmoid(m.logit);
@@ -136,7 +136,7 @@ pub fn scan_text_with_model(
     }
     let score = rule_p.max(model_p);
     let top_features = if score >= thresholds.flag {
-        model::score(weights, &vs, &hit_ids, true).top_features
+        m.top_features
     } else {
         Vec::new()
     };
