@@ -18,6 +18,7 @@ struct Args {
     thresholds: Thresholds,
     show_errors: usize,
     weights: Option<String>,
+    dump: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -27,6 +28,7 @@ fn parse_args() -> Result<Args, String> {
         thresholds: Thresholds::default(),
         show_errors: 0,
         weights: None,
+        dump: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -40,6 +42,9 @@ fn parse_args() -> Result<Args, String> {
                     .map_err(|e| format!("{e}"))?;
             }
             "--weights" => a.weights = Some(val("--weights")?),
+            // Hidden: one line per row (index, decision, score, rule@view[span]...) to compare
+            // two builds row by row.
+            "--dump-decisions" => a.dump = Some(val("--dump-decisions")?),
             "--threshold-reject" => {
                 a.thresholds.reject = val("--threshold-reject")?
                     .parse()
@@ -120,36 +125,59 @@ fn main() {
     }
     if std::env::var_os("INJECTION_EVAL_PROFILE").is_some() {
         use faultline_injection_filter::{model, normalize, rules};
-        let (mut tv, mut tr, mut tm) = (0u128, 0u128, 0u128);
+        // The scan builds views and runs rules in one go (`rules::scan`); the split below does
+        // the same work in separate steps, which costs a little more.
+        let (mut tv, mut tr, mut tm, mut ts) = (0u128, 0u128, 0u128, 0u128);
         for (text, _, _) in &rows {
             let t0 = Instant::now();
-            let vs = normalize::views(text);
+            let vs = normalize::views_with(text, rules::derived_views);
             let t1 = Instant::now();
             let (hits, _) = rules::scan_views(text, &vs);
             let t2 = Instant::now();
             let ids: Vec<&str> = hits.iter().map(|h| h.id).collect();
-            let _ = model::score(&weights, &vs, &ids, false);
+            let _ = model::score(&weights, &vs, &ids, true);
             let t3 = Instant::now();
+            let _ = rules::scan(text);
+            let t4 = Instant::now();
             tv += (t1 - t0).as_nanos();
             tr += (t2 - t1).as_nanos();
             tm += (t3 - t2).as_nanos();
+            ts += (t4 - t3).as_nanos();
         }
         eprintln!(
-            "profile: views {} ms, rules {} ms, model {} ms",
+            "profile: views {} ms, rules {} ms, model {} ms (views and rules in one scan: {} ms)",
             tv / 1_000_000,
             tr / 1_000_000,
-            tm / 1_000_000
+            tm / 1_000_000,
+            ts / 1_000_000
         );
     }
     let mut per_kind: BTreeMap<String, Counts> = BTreeMap::new();
     let mut lat_ns: Vec<u64> = Vec::with_capacity(rows.len());
     let mut shown_fp = 0;
     let mut shown_fn = 0;
+    let mut dump = String::new();
     let total_start = Instant::now();
-    for (text, label, kind) in &rows {
+    for (row, (text, label, kind)) in rows.iter().enumerate() {
         let t0 = Instant::now();
         let v = scan_text_with_model(text, &args.thresholds, &weights);
         lat_ns.push(t0.elapsed().as_nanos() as u64);
+        if args.dump.is_some() {
+            use std::fmt::Write as _;
+            let _ = write!(dump, "{row}\t{:?}\t{:?}\t", v.decision, v.score);
+            for h in &v.explanation.rules {
+                let _ = write!(
+                    dump,
+                    "{}@{}[{}..{}] ",
+                    h.id, h.view, h.span.start, h.span.end
+                );
+            }
+            let _ = write!(dump, "\t{}\t", v.explanation.suppressions.join(","));
+            for (name, c) in &v.explanation.top_features {
+                let _ = write!(dump, "{name:?}={c:?} ");
+            }
+            let _ = writeln!(dump);
+        }
         let c = per_kind.entry(kind.clone()).or_default();
         c.n += 1;
         c.label = *label;
@@ -181,6 +209,12 @@ fn main() {
         }
     }
     let total_s = total_start.elapsed().as_secs_f64();
+    if let Some(p) = &args.dump {
+        if let Err(e) = std::fs::write(p, &dump) {
+            eprintln!("cannot write {p}: {e}");
+            std::process::exit(2);
+        }
+    }
     lat_ns.sort_unstable();
     let pct = |p: f64| -> f64 {
         if lat_ns.is_empty() {
