@@ -37,6 +37,17 @@ test: tools build ## Run the whole test suite against real nats-server and redis
 bench: tools ## Run the benchmarks (release build; each starts its own servers and prints a table)
 	$(CARGO) bench -p faultline-error-ingest --bench ingest
 
+FUZZ_SECONDS ?= 60
+FUZZ_ARGS ?= -max_len=32768
+
+.PHONY: fuzz
+fuzz: ## Fuzz the injection filter (targets normalize, scan) for FUZZ_SECONDS each; nightly + cargo-fuzz
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	for t in normalize scan; do \
+		$(CARGO) +nightly fuzz run --fuzz-dir crates/injection-filter/fuzz \
+			--target-dir $(CURDIR)/target/fuzz $$t -- -max_total_time=$(FUZZ_SECONDS) $(FUZZ_ARGS); \
+	done
+
 .PHONY: fmt
 fmt: ## Format the code
 	$(CARGO) fmt --all
