@@ -39,7 +39,10 @@ fuzz_target!(|text: &str| {
     };
     let some = views_with(text, |_| none);
     for v in &some {
-        let same = all.iter().find(|a| a.kind == v.kind).expect("view in the full list");
+        let same = all
+            .iter()
+            .find(|a| a.kind == v.kind)
+            .expect("view in the full list");
         assert_eq!(same.text, v.text, "{:?}", v.kind);
     }
 });

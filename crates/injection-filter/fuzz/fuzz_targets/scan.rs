@@ -40,6 +40,9 @@ fuzz_target!(|input: (String, Vec<(String, String)>)| {
                 .map_or("", |(_, v)| *v),
             None => "",
         };
-        assert!(scanned.get(h.span.clone()).is_some(), "{h:?} outside its field");
+        assert!(
+            scanned.get(h.span.clone()).is_some(),
+            "{h:?} outside its field"
+        );
     }
 });
