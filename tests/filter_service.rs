@@ -28,6 +28,19 @@ fn injected(i: usize) -> String {
     .to_string()
 }
 
+/// POSTs a JSON body to `addr`.
+async fn post_json(addr: &str, path: &str, body: &[u8]) -> faultline_testkit::http::HttpResponse {
+    request(
+        addr,
+        "POST",
+        path,
+        &[("Content-Type", "application/json")],
+        body,
+    )
+    .await
+    .unwrap()
+}
+
 async fn connect(stack: &Stack) -> jetstream::Context {
     let client = async_nats::connect(stack.nats.url()).await.unwrap();
     jetstream::new(client)
@@ -154,39 +167,15 @@ async fn clean_event_becomes_one_task_and_injection_is_held_for_review() {
         .unwrap();
     assert_eq!(r.status, 404, "{}", r.text());
     let path = format!("/v1/rejections/{rejection_id}/release");
-    let r = request(
-        &admin,
-        "POST",
-        &path,
-        &[("Content-Type", "application/json")],
-        br#"{"reviewer":"","reason":"x"}"#,
-    )
-    .await
-    .unwrap();
+    let r = post_json(&admin, &path, br#"{"reviewer":"","reason":"x"}"#).await;
     assert_eq!(r.status, 400, "a release names its reviewer: {}", r.text());
     let body = br#"{"reviewer":"alice","reason":"pentest fixture, not an attack"}"#;
-    let r = request(
-        &admin,
-        "POST",
-        &path,
-        &[("Content-Type", "application/json")],
-        body,
-    )
-    .await
-    .unwrap();
+    let r = post_json(&admin, &path, body).await;
     assert_eq!(r.status, 201, "{}", r.text());
     let release = r.json();
     assert_eq!(release["already_released"], false);
     let task_id = release["release"]["task_id"].as_str().unwrap().to_owned();
-    let r = request(
-        &admin,
-        "POST",
-        &path,
-        &[("Content-Type", "application/json")],
-        body,
-    )
-    .await
-    .unwrap();
+    let r = post_json(&admin, &path, body).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["already_released"], true);
     assert_eq!(r.json()["release"]["task_id"], task_id.as_str());
@@ -257,15 +246,12 @@ async fn clean_event_becomes_one_task_and_injection_is_held_for_review() {
     assert_eq!(out.code, Some(0), "{}", out.text);
 
     // Not a rejection: a release of the invalid record is refused.
-    let r = request(
+    let r = post_json(
         &admin,
-        "POST",
         &format!("/v1/rejections/{}/release", invalid[0].0),
-        &[("Content-Type", "application/json")],
         body,
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(r.status, 404, "{}", r.text());
 
     // Scan: pure, for other services.
@@ -279,15 +265,12 @@ async fn clean_event_becomes_one_task_and_injection_is_held_for_review() {
     assert_eq!(scan.decision(), pb::Decision::Reject);
     assert!(scan.fingerprint.starts_with("v1:"));
     assert!(!scan.explanation.unwrap().rules.is_empty());
-    let r = request(
+    let r = post_json(
         &admin,
-        "POST",
         "/v1/scan",
-        &[("Content-Type", "application/json")],
         br#"{"text":"connection reset by peer"}"#,
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["decision"], "pass");
     let err = grpc

@@ -44,18 +44,16 @@ pub(crate) enum PublishFailure {
 /// What became of one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outcome {
-    Pass,
-    Flag,
-    Reject,
+    /// It was an event, and this is what the scan decided.
+    Scanned(Decision),
+    /// It was not an event.
     Invalid,
 }
 
 impl Outcome {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
-            Outcome::Pass => "pass",
-            Outcome::Flag => "flag",
-            Outcome::Reject => "reject",
+            Outcome::Scanned(d) => decision_str(d),
             Outcome::Invalid => "invalid",
         }
     }
@@ -161,7 +159,7 @@ impl Filter {
                     "prompt injection rejected: held for review on {}",
                     self.names.security_rejected()
                 );
-                Ok(Outcome::Reject)
+                Ok(Outcome::Scanned(Decision::Reject))
             }
             Decision::Pass | Decision::Flag => {
                 let flagged = verdict.decision == Decision::Flag;
@@ -196,11 +194,7 @@ impl Filter {
                     .await?;
                 }
                 self.publish_task(&task).await?;
-                Ok(if flagged {
-                    Outcome::Flag
-                } else {
-                    Outcome::Pass
-                })
+                Ok(Outcome::Scanned(verdict.decision))
             }
         }
     }
