@@ -18,7 +18,7 @@ use regex::Regex;
 use crate::normalize::{char_props, fold_str, Derived, Run, View, ViewKind, P_ALNUM};
 
 /// Version of the rule set; bump when rules, weights or suppressions change.
-pub const RULESET_VERSION: &str = "rules-2026.11-2";
+pub const RULESET_VERSION: &str = "rules-2026.11-3";
 
 /// Weight of rules that alone justify rejection.
 const STRONG: f32 = 6.0;
@@ -26,6 +26,17 @@ const STRONG: f32 = 6.0;
 const MEDIUM: f32 = 3.0;
 /// Weight of weak hints.
 const WEAK: f32 = 1.5;
+
+/// Lexicon group of the verb parts of an override ("ignore", "vergiss", "忽略", ...).
+const PART_VERB: &str = "part.override_verb";
+/// Lexicon group of the noun parts of an override ("instructions", "Anweisungen", "指令", ...).
+const PART_NOUN: &str = "part.override_noun";
+/// Rule id of a verb part next to a noun part.
+const COOC_ID: &str = "lex.override.cooc";
+/// Most bytes between a verb part and the noun part after it ("ignore all of the previous
+/// instructions"), and between a noun part and the verb part after it ("指示を無視").
+const COOC_VERB_FIRST: usize = 40;
+const COOC_NOUN_FIRST: usize = 16;
 
 /// A lexicon group: id, weight, phrases (any language; folded at build time).
 type Group = (&'static str, f32, &'static [&'static str]);
@@ -445,6 +456,345 @@ const LEXICON: &[Group] = &[
             "asisten ai",
         ],
     ),
+    (
+        "lex.llm_directive",
+        MEDIUM,
+        &[
+            // en: what the reader should put in its output, or how it should see itself
+            "in your response",
+            "in your summary",
+            "in your output",
+            "in your final answer",
+            "to your result",
+            "to your summary",
+            "to your output",
+            "in your reply",
+            "in your answer",
+            "to your response",
+            "to your answer",
+            "your response must",
+            "your response should",
+            "your answer must",
+            "your answer should",
+            "respond only with",
+            "respond with only",
+            "reply only with",
+            "answer only with",
+            "begin your response",
+            "start your response",
+            "end your response",
+            "when you respond",
+            "when responding to the user",
+            "as an ai language model",
+            "as a large language model",
+            "as an ai assistant",
+            "you are a large language model",
+            "you are an ai",
+            "you are a helpful assistant",
+            "you are chatgpt",
+            "ai reading this",
+            "llm reading this",
+            "model reading this",
+            "agent reading this",
+            "all ai agents",
+            "any ai agent",
+            "attention agent",
+            "note to the agent",
+            "note to agent",
+            "note for the agent",
+            "note for ai",
+            "dear agent",
+            "dear assistant",
+            "hey assistant",
+            "hey agent",
+            "hey claude",
+            "hey copilot",
+            "hey chatgpt",
+            "dear claude",
+            "dear chatgpt",
+            "### instruction:",
+            "### response:",
+            "<|eot_id|>",
+            "<|im_sep|>",
+            // fr, es, pt, it, de, nl, pl, ru, uk
+            "dans ta réponse",
+            "dans votre réponse",
+            "en tant qu'ia",
+            "en tant qu'assistant",
+            "en tu respuesta",
+            "en su respuesta",
+            "como modelo de lenguaje",
+            "como asistente de ia",
+            "na sua resposta",
+            "em sua resposta",
+            "como assistente de ia",
+            "nella tua risposta",
+            "nella sua risposta",
+            "come assistente ia",
+            "in deiner antwort",
+            "in ihrer antwort",
+            "als ki-assistent",
+            "als sprachmodell",
+            "in je antwoord",
+            "in uw antwoord",
+            "als ai-assistent",
+            "w swojej odpowiedzi",
+            "w twojej odpowiedzi",
+            "jako model językowy",
+            "в своём ответе",
+            "в своем ответе",
+            "в твоём ответе",
+            "в твоем ответе",
+            "в вашем ответе",
+            "как языковая модель",
+            "у своїй відповіді",
+            "у твоїй відповіді",
+            "як мовна модель",
+            // zh, ja, ko, tr, ar, hi, vi, id
+            "在你的回答中",
+            "在你的回复中",
+            "在回答中",
+            "作为人工智能",
+            "作为ai",
+            "作为一个ai",
+            "作为语言模型",
+            "回答の中で",
+            "あなたの回答",
+            "aiとして",
+            "言語モデルとして",
+            "답변에",
+            "응답에",
+            "ai로서",
+            "언어 모델로서",
+            "yanıtında",
+            "cevabında",
+            "yapay zeka olarak",
+            "في ردك",
+            "في إجابتك",
+            "كنموذج لغوي",
+            "अपने उत्तर में",
+            "अपने जवाब में",
+            "trong câu trả lời của bạn",
+            "là một mô hình ngôn ngữ",
+            "dalam jawabanmu",
+            "dalam jawaban anda",
+            "dalam responsmu",
+            "sebagai model bahasa",
+        ],
+    ),
+    (
+        "lex.secret_path",
+        MEDIUM,
+        &[
+            "~/.aws/credentials",
+            "~/.ssh/id_rsa",
+            "~/.ssh/id_ed25519",
+            "~/.netrc",
+            "~/.git-credentials",
+            "~/.kube/config",
+            "~/.docker/config.json",
+            "cat /etc/shadow",
+            "cat .env",
+            "printenv |",
+            "env | curl",
+        ],
+    ),
+    (
+        "lex.secrecy.more",
+        MEDIUM,
+        &[
+            "don't tell anyone",
+            "do not tell anyone",
+            "do not let the user know",
+            "don't let the user know",
+            "without the user knowing",
+            "without the user noticing",
+            "so nobody notices",
+            "so that nobody notices",
+            "so no one notices",
+            "hide this from the user",
+            "do not mention these instructions",
+            "don't mention these instructions",
+            "do not disclose these instructions",
+            "never reveal these instructions",
+            "never mention these instructions",
+            "sans le dire à l'utilisateur",
+            "ne le dis pas à l'utilisateur",
+            "sin decírselo al usuario",
+            "no se lo digas a nadie",
+            "sem contar ao usuário",
+            "não conte ao usuário",
+            "senza dirlo all'utente",
+            "ohne es dem benutzer zu sagen",
+            "sag es niemandem",
+            "nie mów użytkownikowi",
+            "не сообщай пользователю",
+            "не говори никому",
+            "не кажи користувачеві",
+            "不要让用户知道",
+            "不要告诉任何人",
+            "ユーザーには言わない",
+            "誰にも言わない",
+            "사용자에게 말하지 마",
+            "kullanıcıya söyleme",
+            "لا تخبر المستخدم",
+            "उपयोगकर्ता को मत बताना",
+            "đừng nói với người dùng",
+            "jangan beri tahu pengguna",
+        ],
+    ),
+    // Parts of an override in any language: an "ignore / forget" verb and an "instructions /
+    // rules" noun. They are not hits themselves; a verb next to a noun (in either order, see
+    // `cooccurrences`) is the hit `lex.override.cooc`.
+    (
+        PART_VERB,
+        0.0,
+        &[
+            "ignore",
+            "disregard",
+            "forget",
+            "override",
+            "bypass",
+            "pay no attention to",
+            "ignoriere",
+            "ignorieren sie",
+            "vergiss",
+            "vergessen sie",
+            "missachte",
+            "ignorez",
+            "oublie",
+            "oubliez",
+            "ne tiens pas compte",
+            "ne tenez pas compte",
+            "ignora",
+            "ignorad",
+            "olvida",
+            "olvide",
+            "haz caso omiso",
+            "omite",
+            "esqueça",
+            "esqueca",
+            "desconsidere",
+            "dimentica",
+            "trascura",
+            "negeer",
+            "vergeet",
+            "zignoruj",
+            "ignoruj",
+            "zapomnij",
+            "игнорируй",
+            "игнорируйте",
+            "проигнорируй",
+            "забудь",
+            "забудьте",
+            "не обращай внимания на",
+            "ігноруй",
+            "проігноруй",
+            "忽略",
+            "无视",
+            "忽视",
+            "忘记",
+            "忘掉",
+            "不要理会",
+            "無視",
+            "忘れ",
+            "무시",
+            "잊어",
+            "yok say",
+            "görmezden gel",
+            "unut",
+            "تجاهل",
+            "انس",
+            "अनदेखा",
+            "नजरअंदाज",
+            "भूल जाओ",
+            "bỏ qua",
+            "quên",
+            "abaikan",
+            "lupakan",
+            "hiraukan",
+        ],
+    ),
+    (
+        PART_NOUN,
+        0.0,
+        &[
+            "instructions",
+            "instruction",
+            "directives",
+            "guidelines",
+            "guidance",
+            "system prompt",
+            "your rules",
+            "previous rules",
+            "prior rules",
+            "your programming",
+            "your restrictions",
+            "anweisungen",
+            "anweisung",
+            "instruktionen",
+            "vorgaben",
+            "richtlinien",
+            "regeln",
+            "consignes",
+            "règles",
+            "instrucciones",
+            "indicaciones",
+            "directrices",
+            "reglas",
+            "instruções",
+            "instrucoes",
+            "orientações",
+            "diretrizes",
+            "regras",
+            "istruzioni",
+            "indicazioni",
+            "direttive",
+            "regole",
+            "instructies",
+            "opdrachten",
+            "richtlijnen",
+            "regels",
+            "instrukcje",
+            "instrukcji",
+            "polecenia",
+            "poleceń",
+            "zasady",
+            "инструкции",
+            "инструкций",
+            "указания",
+            "указаний",
+            "правила",
+            "інструкції",
+            "вказівки",
+            "指令",
+            "指示",
+            "说明",
+            "规则",
+            "ルール",
+            "命令",
+            "지시",
+            "지침",
+            "규칙",
+            "talimatları",
+            "talimatlarını",
+            "talimatlar",
+            "kuralları",
+            "yönergeleri",
+            "التعليمات",
+            "تعليمات",
+            "القواعد",
+            "निर्देश",
+            "नियम",
+            "hướng dẫn",
+            "chỉ dẫn",
+            "chỉ thị",
+            "quy tắc",
+            "instruksi",
+            "perintah",
+            "aturan",
+        ],
+    ),
 ];
 
 /// Phrases matched on the despaced view (letters and digits only).
@@ -465,7 +815,7 @@ const COMPACT: &[Group] = &[(
         "ignoreeverythingabove",
         "ignoreyourtask",
         "ignorepriorinstructions",
-        "ignoretheprevious",
+        "ignorethepreviousinstructions",
     ],
 )];
 
@@ -1765,6 +2115,59 @@ fn word_bounded(t: &[u8], s: usize, e: usize, pat_first: u8, pat_last: u8) -> bo
     left_ok && right_ok
 }
 
+/// The lexicon hits of a view (lowercase: `t`) from all its lexicon occurrences: the
+/// leftmost-longest matches that are word-bounded, except override parts, which only count as
+/// a verb part next to a noun part ([`COOC_ID`]).
+fn lexicon_hits(
+    c: &Compiled,
+    t: &[u8],
+    found: Vec<(usize, usize, usize)>,
+) -> Vec<(&'static str, f32, Range<usize>)> {
+    let mut out = Vec::new();
+    let (mut verbs, mut nouns) = (Vec::new(), Vec::new());
+    for (i, s, e) in leftmost_longest(found) {
+        let (id, w) = c.lexicon[i];
+        if !word_bounded(t, s, e, t[s], t[e - 1]) {
+            continue;
+        }
+        match id {
+            PART_VERB => verbs.push(s..e),
+            // "your instructions", "system prompt": nouns as well.
+            PART_NOUN | "lex.sysprompt" => {
+                nouns.push(s..e);
+                if id != PART_NOUN {
+                    out.push((id, w, s..e));
+                }
+            }
+            _ => out.push((id, w, s..e)),
+        }
+    }
+    // A sentence or line break between the parts separates them; a number between them is a
+    // count ("ignored 12 rules", "忽略了 3 条规则"), not an override.
+    let joined = |a: usize, b: usize, max: usize| {
+        b >= a
+            && b - a <= max
+            && !t[a..b]
+                .iter()
+                .any(|&x| matches!(x, b'\n' | b'.' | b'!' | b'?') || x.is_ascii_digit())
+    };
+    let pair = verbs.iter().find_map(|vr| {
+        nouns.iter().find_map(|nr| {
+            if joined(vr.end, nr.start, COOC_VERB_FIRST) {
+                Some(vr.start..nr.end)
+            } else if joined(nr.end, vr.start, COOC_NOUN_FIRST) {
+                Some(nr.start..vr.end)
+            } else {
+                None
+            }
+        })
+    });
+    if let Some(r) = pair {
+        out.push((COOC_ID, STRONG, r));
+    }
+    out
+}
+
 /// Runs all rules on all views. Returns deduplicated hits (first view wins per rule id) and the
 /// ids of suppressions that fired.
 pub fn scan_views(original: &str, views: &[View]) -> (Vec<RawHit>, Vec<&'static str>) {
@@ -1868,11 +2271,8 @@ fn scan_views_with(
             _ => None,
         });
         if let Some(found) = reuse {
-            for (i, s, e) in leftmost_longest(found) {
-                let (id, w) = c.lexicon[i];
-                if word_bounded(&t, s, e, t[s], t[e - 1]) {
-                    push(&mut hits, id, w, v, s..e);
-                }
+            for (id, w, r) in lexicon_hits(c, &t, found) {
+                push(&mut hits, id, w, v, r);
             }
         } else if !same_as_parent || (regex_view && groups.is_none()) {
             // One search finds the lexicon phrases (unless the parent's stand) and the triggers
@@ -1890,11 +2290,8 @@ fn scan_views_with(
                 groups = Some(found.groups);
             }
             if !same_as_parent {
-                for (i, s, e) in leftmost_longest(found.lexicon) {
-                    let (id, w) = c.lexicon[i];
-                    if word_bounded(&t, s, e, t[s], t[e - 1]) {
-                        push(&mut hits, id, w, v, s..e);
-                    }
+                for (id, w, r) in lexicon_hits(c, &t, found.lexicon) {
+                    push(&mut hits, id, w, v, r);
                 }
             }
         }
