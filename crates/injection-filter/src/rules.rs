@@ -2151,16 +2151,20 @@ fn lexicon_hits(
                 .iter()
                 .any(|&x| matches!(x, b'\n' | b'.' | b'!' | b'?') || x.is_ascii_digit())
     };
+    // Matches do not overlap and come in order, so only the nearest noun after and before a
+    // verb can qualify (a farther one has a longer gap holding the nearer one's): linear time.
     let pair = verbs.iter().find_map(|vr| {
-        nouns.iter().find_map(|nr| {
-            if joined(vr.end, nr.start, COOC_VERB_FIRST) {
-                Some(vr.start..nr.end)
-            } else if joined(nr.end, vr.start, COOC_NOUN_FIRST) {
-                Some(nr.start..vr.end)
-            } else {
-                None
-            }
-        })
+        let k = nouns.partition_point(|nr| nr.start < vr.end);
+        let after = nouns
+            .get(k)
+            .filter(|nr| joined(vr.end, nr.start, COOC_VERB_FIRST))
+            .map(|nr| vr.start..nr.end);
+        let before = k
+            .checked_sub(1)
+            .and_then(|j| nouns.get(j))
+            .filter(|nr| joined(nr.end, vr.start, COOC_NOUN_FIRST))
+            .map(|nr| nr.start..vr.end);
+        before.or(after)
     });
     if let Some(r) = pair {
         out.push((COOC_ID, STRONG, r));
