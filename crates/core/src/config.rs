@@ -189,6 +189,8 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// injection-filter's own settings.
     pub filter: FilterConfig,
+    /// task-dispatcher's own settings.
+    pub dispatcher: DispatcherConfig,
     /// Where every service listens and what it depends on.
     pub services: ServicesConfig,
 }
@@ -208,6 +210,7 @@ impl Default for Config {
             health: HealthConfig::default(),
             ingest: IngestConfig::default(),
             filter: FilterConfig::default(),
+            dispatcher: DispatcherConfig::default(),
             services: ServicesConfig::default(),
         }
     }
@@ -586,6 +589,99 @@ impl Default for FilterConfig {
             ack_wait: Duration::from_secs(30),
             publish_timeout: Duration::from_secs(5),
             retry_delay: Duration::from_secs(1),
+        }
+    }
+}
+
+/// task-dispatcher's own settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DispatcherConfig {
+    /// How often agents heartbeat. An agent that misses heartbeats for
+    /// `lease_factor` intervals loses its tasks.
+    #[serde(with = "humantime_serde")]
+    pub heartbeat_interval: Duration,
+    /// Heartbeat intervals an agent's presence outlives its last heartbeat
+    /// (more than 1, less than 2: tasks move within two intervals).
+    pub lease_factor: f64,
+    /// How long one attempt may hold a task, even while heartbeating.
+    #[serde(with = "humantime_serde")]
+    pub max_attempt_time: Duration,
+    /// Deliveries of a task before it is dead-lettered (the consumer's
+    /// `max_deliver`; a lease lost or a retryable failure is one attempt).
+    pub max_attempts: u32,
+    /// Retry backoff: the first delay, the factor, and the cap.
+    #[serde(with = "humantime_serde")]
+    pub backoff_initial: Duration,
+    /// Factor between successive retry delays.
+    pub backoff_factor: f64,
+    /// The longest retry delay.
+    #[serde(with = "humantime_serde")]
+    pub backoff_max: Duration,
+    /// Tasks each replica holds ready to hand out (the dispatch window:
+    /// priorities order the tasks inside it).
+    pub window: usize,
+    /// A waiting task gains one priority level per `aging`, so lower
+    /// priorities are never starved.
+    #[serde(with = "humantime_serde")]
+    pub aging: Duration,
+    /// The longest a claim waits for a task (long poll).
+    #[serde(with = "humantime_serde")]
+    pub claim_max_wait: Duration,
+    /// A fingerprint whose tasks were dead-lettered this many times spawns
+    /// no more tasks until a person clears it.
+    pub suppress_after_dead: u32,
+    /// Replays allowed per dead letter.
+    pub replay_budget: u32,
+    /// A job with nothing picked up, or no progress, for this long is stalled.
+    #[serde(with = "humantime_serde")]
+    pub stall_after: Duration,
+    /// How long task records are kept after they end.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+}
+
+impl Default for DispatcherConfig {
+    fn default() -> Self {
+        Self {
+            heartbeat_interval: Duration::from_secs(10),
+            lease_factor: 1.5,
+            max_attempt_time: Duration::from_secs(2 * 3600),
+            max_attempts: 5,
+            backoff_initial: Duration::from_secs(1),
+            backoff_factor: 2.0,
+            backoff_max: Duration::from_secs(300),
+            window: 512,
+            aging: Duration::from_secs(60),
+            claim_max_wait: Duration::from_secs(30),
+            suppress_after_dead: 3,
+            replay_budget: 3,
+            stall_after: Duration::from_secs(600),
+            retention: Duration::from_secs(7 * 86_400),
+        }
+    }
+}
+
+impl DispatcherConfig {
+    /// How long an agent's presence outlives its last heartbeat.
+    pub fn presence_ttl(&self) -> Duration {
+        self.heartbeat_interval.mul_f64(self.lease_factor)
+    }
+
+    /// The tasks consumer's ack wait: three heartbeat intervals, so a
+    /// missed `+WPI` or two never redelivers a held task.
+    pub fn ack_wait(&self) -> Duration {
+        self.heartbeat_interval * 3
+    }
+
+    /// The retry delay after `attempt` failed attempts (1-based).
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let exp = i32::try_from(attempt.saturating_sub(1)).unwrap_or(i32::MAX);
+        let secs = self.backoff_initial.as_secs_f64() * self.backoff_factor.powi(exp);
+        if secs.is_finite() {
+            Duration::from_secs_f64(secs.min(self.backoff_max.as_secs_f64()))
+        } else {
+            self.backoff_max
         }
     }
 }
@@ -1098,6 +1194,55 @@ impl Config {
             humantime::format_duration(filter.ack_wait).to_string(),
             (filter.ack_wait <= filter.publish_timeout * 2)
                 .then(|| "must be more than twice filter.publish_timeout".to_owned()),
+        );
+        let d = &self.dispatcher;
+        for (key, v) in [
+            ("dispatcher.heartbeat_interval", d.heartbeat_interval),
+            ("dispatcher.max_attempt_time", d.max_attempt_time),
+            ("dispatcher.backoff_initial", d.backoff_initial),
+            ("dispatcher.backoff_max", d.backoff_max),
+            ("dispatcher.aging", d.aging),
+            ("dispatcher.claim_max_wait", d.claim_max_wait),
+            ("dispatcher.stall_after", d.stall_after),
+            ("dispatcher.retention", d.retention),
+        ] {
+            check(
+                key,
+                humantime::format_duration(v).to_string(),
+                (v < Duration::from_millis(10)).then(|| "must be at least 10ms".to_owned()),
+            );
+        }
+        check(
+            "dispatcher.lease_factor",
+            d.lease_factor.to_string(),
+            (!(d.lease_factor > 1.0 && d.lease_factor < 2.0))
+                .then(|| "must be more than 1 and less than 2".to_owned()),
+        );
+        check(
+            "dispatcher.backoff_factor",
+            d.backoff_factor.to_string(),
+            (!(1.0..=10.0).contains(&d.backoff_factor)).then(|| "must be 1 to 10".to_owned()),
+        );
+        check(
+            "dispatcher.max_attempts",
+            d.max_attempts.to_string(),
+            (d.max_attempts == 0 || d.max_attempts > 1000).then(|| "must be 1 to 1000".to_owned()),
+        );
+        check(
+            "dispatcher.window",
+            d.window.to_string(),
+            (d.window == 0 || d.window > 100_000).then(|| "must be 1 to 100000".to_owned()),
+        );
+        check(
+            "dispatcher.suppress_after_dead",
+            d.suppress_after_dead.to_string(),
+            (d.suppress_after_dead == 0).then(|| "must be at least 1".to_owned()),
+        );
+        check(
+            "dispatcher.backoff_max",
+            humantime::format_duration(d.backoff_max).to_string(),
+            (d.backoff_max < d.backoff_initial)
+                .then(|| "must be at least dispatcher.backoff_initial".to_owned()),
         );
         for service in ServiceName::ALL {
             let ep = self.services.get(service);

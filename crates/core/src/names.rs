@@ -195,6 +195,8 @@ pub mod stream {
     pub const DEAD_LETTERS: &str = "DEAD_LETTERS";
     /// Captured JetStream advisories (max deliveries, terminated).
     pub const ADVISORIES: &str = "ADVISORIES";
+    /// Messages between agents, `{ns}.coordination`.
+    pub const COORDINATION: &str = "COORDINATION";
 }
 
 impl Names {
@@ -295,6 +297,53 @@ impl Names {
     /// `{ns}.dead.>`.
     pub fn dead_wildcard(&self) -> String {
         format!("{}.dead.>", self.ns)
+    }
+
+    /// `{ns}.dead.task.<kind>`: a dead-lettered task with its reason.
+    pub fn dead_task(&self, kind: &str) -> Result<String, NameError> {
+        Ok(format!(
+            "{}.dead.task.{}",
+            self.ns,
+            token("task type", kind)?
+        ))
+    }
+
+    /// `{ns}.dead.task.>`: every dead letter.
+    pub fn dead_tasks_wildcard(&self) -> String {
+        format!("{}.dead.task.>", self.ns)
+    }
+
+    /// `{ns}.dead.replay.<seq>`: the record of one dead letter's replay
+    /// (who, when, why); one per replay, numbered.
+    pub fn dead_replay(&self, dead_letter: u64) -> String {
+        format!("{}.dead.replay.{dead_letter}", self.ns)
+    }
+
+    /// `{ns}.dead.cleared.<fingerprint key>`: a person cleared a
+    /// fingerprint that had stopped spawning tasks.
+    pub fn dead_cleared(&self, fingerprint_key: &str) -> String {
+        format!("{}.dead.cleared.{fingerprint_key}", self.ns)
+    }
+
+    /// `{ns}.coordination`: messages between agents.
+    pub fn coordination(&self) -> String {
+        format!("{}.coordination", self.ns)
+    }
+
+    /// The KV bucket holding task state, fingerprints' open tasks and jobs:
+    /// `{NS}_DISPATCH`.
+    pub fn dispatch_bucket(&self) -> String {
+        format!("{}_DISPATCH", self.ns.upper())
+    }
+
+    /// Redis key of one agent's presence (expires unless it heartbeats).
+    pub fn agent_key(&self, agent: &str) -> String {
+        format!("faultline:{}:agent:{}", self.ns, agent)
+    }
+
+    /// Redis sorted set of agents by presence expiry (unix ms).
+    pub fn agent_index_key(&self) -> String {
+        format!("faultline:{}:agents", self.ns)
     }
 
     /// The advisory subjects captured for one stream: max-deliveries and
