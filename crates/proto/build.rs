@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "faultline/health/v1/health_checker.proto",
         "faultline/ingest/v1/ingest.proto",
         "faultline/filter/v1/filter.proto",
+        "faultline/dispatch/v1/dispatch.proto",
     ];
     let paths: Vec<PathBuf> = files.iter().map(|f| root.join(f)).collect();
     for path in &paths {

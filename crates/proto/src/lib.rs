@@ -24,6 +24,11 @@ pub mod faultline {
             tonic::include_proto!("faultline.health.v1");
         }
     }
+    pub mod dispatch {
+        pub mod v1 {
+            tonic::include_proto!("faultline.dispatch.v1");
+        }
+    }
     pub mod filter {
         pub mod v1 {
             tonic::include_proto!("faultline.filter.v1");
