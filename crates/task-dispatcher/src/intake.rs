@@ -1,0 +1,681 @@
+//! The tasks stream's consumer: every replica pulls from the one durable
+//! consumer, turns each message into (or matches it with) a task record, and
+//! keeps the messages of available tasks alive until an agent claims them.
+//!
+//! The consumer's `max_deliver` is `dispatcher.max_attempts`: a message that
+//! exhausts it is reported by the max-deliveries advisory (see `loops`).
+
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
+use async_nats::jetstream::Message;
+use faultline_core::shutdown::ShutdownSignal;
+use faultline_event::task::{Origin, Task, TaskContext, MAX_PRIORITY};
+use faultline_injection_filter::Decision;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use serde_json::{json, Value};
+
+use crate::dispatcher::{Dispatcher, FingerprintSlot, CONSUMER};
+use crate::error::DispatchError;
+use crate::record::{now_ms, rfc3339, valid_id, State, TaskRecord};
+use crate::scan;
+use crate::store;
+
+/// Reads a task message: faultline's task schema, or the looser shape seed
+/// scripts publish (`task_id`, `title`, `priority: "high"`, ...).
+pub fn parse_task(
+    subject: &str,
+    payload: &[u8],
+    seq: u64,
+    published_ms: i64,
+) -> Result<Task, String> {
+    let value: Value = serde_json::from_slice(payload).map_err(|e| format!("not JSON: {e}"))?;
+    let Value::Object(map) = &value else {
+        return Err("not a JSON object".into());
+    };
+    let kind_from_subject = subject.rsplit('.').next().unwrap_or("task").to_owned();
+    if let Ok(task) = serde_json::from_value::<Task>(value.clone()) {
+        if !valid_id(&task.id) {
+            return Err(format!("task id {:?} is invalid", task.id));
+        }
+        if task.priority > MAX_PRIORITY {
+            return Err(format!("priority {} is out of range 0 to 9", task.priority));
+        }
+        return Ok(task);
+    }
+    let s = |k: &str| map.get(k).and_then(Value::as_str).map(str::to_owned);
+    let list = |k: &str| -> Vec<String> {
+        map.get(k)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let id = s("id")
+        .or_else(|| s("task_id"))
+        .unwrap_or_else(|| format!("pub-{seq}"));
+    if !valid_id(&id) {
+        return Err(format!(
+            "task id {id:?} is invalid: use 1 to 128 of A-Z a-z 0-9 _ -"
+        ));
+    }
+    let priority = match map.get("priority") {
+        None | Some(Value::Null) => 5,
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(p) if p <= u64::from(MAX_PRIORITY) => p as u8,
+            _ => return Err(format!("priority {n} is out of range 0 to 9")),
+        },
+        Some(Value::String(p)) => match p.to_ascii_lowercase().as_str() {
+            "critical" | "urgent" => 9,
+            "high" => 7,
+            "medium" | "normal" => 5,
+            "low" => 2,
+            other => {
+                return Err(format!(
+                    "priority {other:?} is not 0-9, low, medium, high or critical"
+                ))
+            }
+        },
+        Some(other) => return Err(format!("priority {other} is not a number")),
+    };
+    let description = s("description")
+        .or_else(|| s("title"))
+        .or_else(|| s("task"))
+        .unwrap_or_default();
+    if description.trim().is_empty() {
+        return Err("no description".into());
+    }
+    // Everything else the producer sent is material, untrusted.
+    let mut rest = map.clone();
+    for k in [
+        "id",
+        "task_id",
+        "type",
+        "task_type",
+        "priority",
+        "description",
+        "title",
+        "task",
+        "required_capabilities",
+        "capabilities",
+        "blocked_by",
+        "depends_on",
+        "job_id",
+        "fingerprint",
+    ] {
+        rest.remove(k);
+    }
+    let context = match rest.remove("context") {
+        Some(c) if rest.is_empty() => c,
+        Some(c) => {
+            rest.insert("context".into(), c);
+            Value::Object(rest)
+        }
+        None if rest.is_empty() => Value::Null,
+        None => Value::Object(rest),
+    };
+    let mut caps = list("required_capabilities");
+    caps.extend(list("capabilities"));
+    let mut blocked_by = list("blocked_by");
+    blocked_by.extend(list("depends_on"));
+    Ok(Task {
+        id,
+        kind: s("type")
+            .or_else(|| s("task_type"))
+            .unwrap_or(kind_from_subject),
+        priority,
+        description,
+        context: TaskContext {
+            event: (!context.is_null()).then_some(context),
+            filter: None,
+        },
+        required_capabilities: caps,
+        blocked_by,
+        job_id: s("job_id").filter(|j| valid_id(j)),
+        fingerprint: s("fingerprint"),
+        origin: Origin {
+            kind: "published".into(),
+            subject: Some(subject.to_owned()),
+            seq: Some(seq),
+            ..Origin::default()
+        },
+        attempts: 0,
+        created_at: rfc3339(published_ms),
+    })
+}
+
+fn consumer_config(d: &Dispatcher) -> pull::Config {
+    let cfg = d.cfg();
+    pull::Config {
+        durable_name: Some(CONSUMER.to_owned()),
+        description: Some("task-dispatcher: every replica pulls from it".to_owned()),
+        ack_policy: AckPolicy::Explicit,
+        deliver_policy: DeliverPolicy::All,
+        ack_wait: cfg.ack_wait(),
+        max_deliver: i64::from(cfg.max_attempts),
+        // The window of every replica, plus the claimed tasks.
+        max_ack_pending: i64::try_from(cfg.window * 16).unwrap_or(i64::MAX),
+        ..Default::default()
+    }
+}
+
+/// Pulls until `shutdown`; restarts on errors.
+pub async fn run(d: Dispatcher, mut shutdown: ShutdownSignal) {
+    let mut backoff = Duration::from_millis(200);
+    d.0.mirror.wait_synced().await;
+    loop {
+        if shutdown.is_triggered() {
+            return;
+        }
+        if let Err(problem) = consume(&d, &mut shutdown).await {
+            tracing::warn!(problem, "tasks consumer stopped; retrying in {backoff:?}");
+        } else {
+            return;
+        }
+        tokio::select! {
+            () = shutdown.wait() => return,
+            () = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// The window: how many tasks this replica holds available right now.
+fn owned_available(d: &Dispatcher) -> usize {
+    d.0.mirror
+        .in_state(State::Available)
+        .iter()
+        .filter(|v| v.value.owner.as_deref() == Some(d.0.instance.as_str()))
+        .count()
+}
+
+async fn consume(d: &Dispatcher, shutdown: &mut ShutdownSignal) -> Result<(), String> {
+    let stream_name = d.0.names.stream(faultline_core::names::stream::TASKS);
+    let stream = d.0.js.get_stream(&stream_name).await.map_err(|e| {
+        format!("cannot open stream {stream_name}: {e} (provision it: `faultline init`)")
+    })?;
+    let wanted = consumer_config(d);
+    let consumer: async_nats::jetstream::consumer::Consumer<pull::Config> = stream
+        .get_or_create_consumer(CONSUMER, wanted.clone())
+        .await
+        .map_err(|e| format!("cannot create consumer {CONSUMER}: {e}"))?;
+    let have = &consumer.cached_info().config;
+    let consumer = if have.ack_wait != wanted.ack_wait
+        || have.max_deliver != wanted.max_deliver
+        || have.max_ack_pending != wanted.max_ack_pending
+    {
+        tracing::info!("updating consumer {CONSUMER} to the configured settings");
+        stream
+            .update_consumer(wanted)
+            .await
+            .map_err(|e| format!("cannot update consumer {CONSUMER}: {e}"))?
+    } else {
+        consumer
+    };
+    let batch = d.cfg().window.min(256);
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(batch)
+        .heartbeat(Duration::from_secs(5))
+        .expires(Duration::from_secs(30))
+        .messages()
+        .await
+        .map_err(|e| format!("cannot pull from {stream_name}: {e}"))?;
+    tracing::info!(stream = stream_name, consumer = CONSUMER, "taking tasks");
+    let mut in_hand = FuturesUnordered::new();
+    let limit = 64;
+    let result = loop {
+        // Hold at most `window` available tasks; claims free the window.
+        let room = owned_available(d) < d.cfg().window;
+        tokio::select! {
+            biased;
+            () = shutdown.wait() => break Ok(()),
+            Some(()) = in_hand.next(), if !in_hand.is_empty() => {}
+            item = messages.next(), if room && in_hand.len() < limit => match item {
+                Some(Ok(msg)) => in_hand.push(handle(d, msg)),
+                Some(Err(err)) => break Err(format!("pulling from {stream_name}: {err}")),
+                None => break Err(format!("pull subscription on {stream_name} ended")),
+            },
+            () = tokio::time::sleep(Duration::from_millis(100)), if !room => {}
+        }
+    };
+    while in_hand.next().await.is_some() {}
+    result
+}
+
+async fn handle(d: &Dispatcher, msg: Message) {
+    let Ok(info) = msg.info() else {
+        tracing::warn!("task message without JetStream metadata ignored");
+        return;
+    };
+    let seq = info.stream_sequence;
+    let delivered = u32::try_from(info.delivered).unwrap_or(u32::MAX);
+    let published = crate::record::ms(std::time::SystemTime::from(info.published));
+    let Some(ack) = msg.reply.as_ref().map(|r| r.to_string()) else {
+        return;
+    };
+    match intake(
+        d,
+        &msg.subject,
+        &msg.payload,
+        seq,
+        delivered,
+        published,
+        &ack,
+    )
+    .await
+    {
+        Ok(()) => {}
+        Err(e) => {
+            d.0.metrics.intake_failed();
+            tracing::warn!(seq, error = %e, "cannot take the task now; redelivered later");
+            d.nak(&ack, Duration::from_secs(1)).await;
+        }
+    }
+}
+
+/// Takes one delivery of a task message.
+pub(crate) async fn intake(
+    d: &Dispatcher,
+    subject: &str,
+    payload: &[u8],
+    seq: u64,
+    delivered: u32,
+    published: i64,
+    ack: &str,
+) -> Result<(), DispatchError> {
+    let task = match parse_task(subject, payload, seq, published) {
+        Ok(t) => t,
+        Err(why) => return invalid(d, subject, payload, seq, &why, ack).await,
+    };
+    for _ in 0..16 {
+        let existing = store::task(&d.0.kv, &task.id).await?;
+        let done = match existing {
+            None => new_task(d, &task, seq, delivered, ack).await?,
+            Some(v) => known_task(d, v, seq, delivered, ack).await?,
+        };
+        if done {
+            return Ok(());
+        }
+    }
+    Err(DispatchError::Unavailable(format!(
+        "task {}: too many concurrent changes",
+        task.id
+    )))
+}
+
+/// Makes `rec` available on this delivery.
+fn make_available(rec: &mut TaskRecord, d: &Dispatcher, seq: u64, delivered: u32, ack: &str) {
+    let now = now_ms();
+    rec.state = State::Available;
+    rec.seq = Some(seq);
+    rec.ack = Some(ack.to_owned());
+    rec.attempt = delivered;
+    rec.owner = Some(d.0.instance.clone());
+    rec.agent = None;
+    rec.available_since = now;
+    rec.updated = now;
+}
+
+/// A message whose task has no record yet. Returns false to look again.
+async fn new_task(
+    d: &Dispatcher,
+    task: &Task,
+    seq: u64,
+    delivered: u32,
+    ack: &str,
+) -> Result<bool, DispatchError> {
+    let now = now_ms();
+    // Scan: the filter's tasks were scanned as events; everything an agent
+    // reads is scanned here again, with the description, whoever wrote it.
+    let released = verified_release(d, task).await?;
+    let mut task = task.clone();
+    if !released {
+        let verdict = scan::scan_task(&task, &d.0.thresholds);
+        if verdict.decision == Decision::Reject {
+            reject(d, &task, &verdict, seq).await?;
+            let rec = TaskRecord::new(task.clone(), State::Rejected, now);
+            if d.create(&rec).await?.is_none() {
+                return Ok(false);
+            }
+            d.ack_logged(Some(ack), &task.id).await;
+            d.0.metrics.refused("task");
+            return Ok(true);
+        }
+        if task.context.filter.is_none() || verdict.decision == Decision::Flag {
+            task.context.filter = Some(faultline_event::task::FilterMark {
+                decision: scan::decision_str(verdict.decision).into(),
+                score: verdict.score,
+                rules: verdict
+                    .explanation
+                    .rules
+                    .iter()
+                    .map(|r| r.id.clone())
+                    .collect(),
+                model_version: verdict.explanation.model_version.clone(),
+                ruleset_version: verdict.explanation.ruleset_version.clone(),
+                release: None,
+            });
+        }
+    }
+    // Parents: each must exist.
+    for p in &task.blocked_by {
+        if !valid_id(p) || store::task(&d.0.kv, p).await?.is_none() {
+            let why = format!("blocked_by names unknown task {p:?}");
+            return invalid(
+                d,
+                "",
+                &serde_json::to_vec(&task).unwrap_or_default(),
+                seq,
+                &why,
+                ack,
+            )
+            .await
+            .map(|()| true);
+        }
+    }
+    let mut regression_of = None;
+    if let Some(fp) = task.fingerprint.clone() {
+        match d.open_fingerprint(&fp, &task.id).await? {
+            FingerprintSlot::Open { regression_of: r } => regression_of = r,
+            FingerprintSlot::Attach(open) => {
+                let mut rec = TaskRecord::new(task.clone(), State::Attached, now);
+                rec.attached_to = Some(open.clone());
+                rec.seq = Some(seq);
+                if d.create(&rec).await?.is_none() {
+                    return Ok(false);
+                }
+                d.add_occurrence(&open).await?;
+                d.ack_logged(Some(ack), &task.id).await;
+                d.0.metrics.intake("attached");
+                tracing::debug!(task = task.id, open, "occurrence attached to the open task");
+                return Ok(true);
+            }
+            FingerprintSlot::Suppressed => {
+                let mut rec = TaskRecord::new(task.clone(), State::Suppressed, now);
+                rec.seq = Some(seq);
+                if d.create(&rec).await?.is_none() {
+                    return Ok(false);
+                }
+                d.ack_logged(Some(ack), &task.id).await;
+                d.0.metrics.intake("suppressed");
+                return Ok(true);
+            }
+        }
+    }
+    let mut blocked = false;
+    for p in &task.blocked_by {
+        let done =
+            matches!(store::task(&d.0.kv, p).await?, Some(v) if v.value.state == State::Completed);
+        blocked |= !done;
+    }
+    let mut rec = TaskRecord::new(task.clone(), State::Blocked, now);
+    rec.regression_of = regression_of;
+    if blocked {
+        rec.seq = None;
+        if d.create(&rec).await?.is_none() {
+            return Ok(false);
+        }
+        // The record keeps the task; the message is done with.
+        d.ack_logged(Some(ack), &task.id).await;
+        if let Some(v) = store::task(&d.0.kv, &task.id).await? {
+            d.settle_blocked(v).await?;
+        }
+        d.0.metrics.intake("blocked");
+        return Ok(true);
+    }
+    make_available(&mut rec, d, seq, delivered, ack);
+    if d.create(&rec).await?.is_none() {
+        return Ok(false);
+    }
+    d.0.metrics.intake("available");
+    Ok(true)
+}
+
+/// A message whose task has a record. Returns false to look again.
+async fn known_task(
+    d: &Dispatcher,
+    v: store::Versioned<TaskRecord>,
+    seq: u64,
+    delivered: u32,
+    ack: &str,
+) -> Result<bool, DispatchError> {
+    let rec = &v.value;
+    let this_message = rec.seq == Some(seq);
+    match rec.state {
+        // Published for it (submitted, unblocked, replayed): take it.
+        State::Queued => {
+            let mut next = rec.clone();
+            let mut waiting = false;
+            for p in &rec.task.blocked_by {
+                let done = matches!(store::task(&d.0.kv, p).await?, Some(p) if p.value.state == State::Completed);
+                waiting |= !done;
+            }
+            if waiting {
+                next.state = State::Blocked;
+                next.seq = None;
+                next.updated = now_ms();
+                if d.cas(v.rev, &next).await?.is_none() {
+                    return Ok(false);
+                }
+                d.ack_logged(Some(ack), &rec.task.id).await;
+                return Ok(true);
+            }
+            make_available(&mut next, d, seq, delivered, ack);
+            if d.cas(v.rev, &next).await?.is_none() {
+                return Ok(false);
+            }
+            d.0.metrics.intake("available");
+            Ok(true)
+        }
+        // Redelivered: after a retry delay, a revoked lease, an expired
+        // ack wait (a replica died, an agent vanished): available again.
+        // A claimed record's holder is fenced by the epoch the next claim raises.
+        State::Available | State::Claimed | State::Retrying if this_message => {
+            if rec.state == State::Available && rec.ack.as_deref() == Some(ack) {
+                return Ok(true);
+            }
+            let mut next = rec.clone();
+            if rec.state == State::Claimed {
+                next.epoch += 1;
+                next.last_error =
+                    Some("lease_lost: the message was redelivered after ack_wait".into());
+            }
+            make_available(&mut next, d, seq, delivered, ack);
+            if d.cas(v.rev, &next).await?.is_none() {
+                return Ok(false);
+            }
+            d.0.metrics.intake("redelivered");
+            Ok(true)
+        }
+        State::Blocked => {
+            // Its parents completed and someone published it; or a duplicate.
+            let mut next = rec.clone();
+            next.state = State::Queued;
+            if d.cas(v.rev, &next).await?.is_none() {
+                return Ok(false);
+            }
+            Ok(false)
+        }
+        // Ended (or a duplicate of a live task under another message):
+        // settle the message; what happened is in the record.
+        _ => {
+            if rec.state == State::Dead && this_message {
+                d.term(ack, "dead").await;
+            } else {
+                d.ack_logged(Some(ack), &rec.task.id).await;
+            }
+            d.0.metrics.intake("settled");
+            Ok(true)
+        }
+    }
+}
+
+/// A release mark is trusted only when its record exists in SECURITY.
+async fn verified_release(d: &Dispatcher, task: &Task) -> Result<bool, DispatchError> {
+    let Some(release) = task
+        .context
+        .filter
+        .as_ref()
+        .and_then(|f| f.release.as_ref())
+    else {
+        return Ok(false);
+    };
+    let security = d.0.names.stream(faultline_core::names::stream::SECURITY);
+    let stream =
+        d.0.js
+            .get_stream(&security)
+            .await
+            .map_err(|e| DispatchError::Unavailable(format!("cannot open {security}: {e}")))?;
+    let subject = d.0.names.security_released(release.rejection_id);
+    match stream.get_last_raw_message_by_subject(&subject).await {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            tracing::warn!(task = task.id, rejection = release.rejection_id, error = %e, "release mark without a release record: scanned like any task");
+            Ok(false)
+        }
+    }
+}
+
+/// Records a refused task on `{ns}.security.rejected`, with its explanation.
+async fn reject(
+    d: &Dispatcher,
+    task: &Task,
+    verdict: &faultline_injection_filter::Verdict,
+    seq: u64,
+) -> Result<(), DispatchError> {
+    let message = scan::refusal_message(|f| scan::task_field_text(task, f), verdict);
+    let record = json!({
+        "reason": "prompt_injection_detected",
+        "snippet": message,
+        "timestamp": rfc3339(now_ms()),
+        "fingerprint": task.fingerprint,
+        "verdict": scan::decision_str(verdict.decision),
+        "explanation": scan::explanation_json(verdict),
+        "source": {"kind": "task", "stream_seq": seq, "task_id": task.id},
+        "task": task,
+    });
+    let msg_id = format!("{}-taskreject-{}", d.0.names.namespace(), task.id);
+    d.publish(
+        d.0.names.security_rejected(),
+        Some(msg_id),
+        serde_json::to_vec(&record).unwrap_or_default().into(),
+        None,
+    )
+    .await?;
+    tracing::warn!(
+        task = task.id,
+        "task refused by the injection filter; held on security.rejected"
+    );
+    Ok(())
+}
+
+/// A message that is not a task: dead-lettered with the reason, then removed.
+async fn invalid(
+    d: &Dispatcher,
+    subject: &str,
+    payload: &[u8],
+    seq: u64,
+    why: &str,
+    ack: &str,
+) -> Result<(), DispatchError> {
+    let record = json!({
+        "reason": "invalid_task",
+        "last_error": why,
+        "subject": subject,
+        "task_seq": seq,
+        "payload": String::from_utf8_lossy(&payload[..payload.len().min(64 * 1024)]),
+        "dead_at": rfc3339(now_ms()),
+    });
+    let target =
+        d.0.names
+            .dead_task("invalid")
+            .map_err(|e| DispatchError::Internal(e.to_string()))?;
+    let msg_id = format!("{}-invalid-{seq}", d.0.names.namespace());
+    d.publish(
+        target,
+        Some(msg_id),
+        serde_json::to_vec(&record).unwrap_or_default().into(),
+        None,
+    )
+    .await?;
+    d.term(ack, "invalid_task").await;
+    d.0.metrics.dead("invalid_task");
+    tracing::warn!(
+        seq,
+        why,
+        "message on the tasks stream is not a task: dead-lettered"
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_shaped_tasks_are_read() {
+        let t = parse_task(
+            "ns.tasks.code_review",
+            br#"{"task_id":"t-1","title":"Review PR 12","priority":"high","capabilities":["git"],"repo":"api"}"#,
+            7,
+            1_000,
+        )
+        .unwrap();
+        assert_eq!(t.id, "t-1");
+        assert_eq!(t.kind, "code_review");
+        assert_eq!(t.priority, 7);
+        assert_eq!(t.description, "Review PR 12");
+        assert_eq!(t.required_capabilities, ["git"]);
+        assert_eq!(t.context.event, Some(json!({"repo": "api"})));
+        assert_eq!(t.origin.kind, "published");
+        let anon = parse_task("ns.tasks.x", br#"{"description":"do it"}"#, 42, 0).unwrap();
+        assert_eq!(anon.id, "pub-42");
+        assert_eq!(anon.priority, 5);
+    }
+
+    #[test]
+    fn bad_task_messages_are_explained() {
+        for (payload, want) in [
+            (&b"nope"[..], "not JSON"),
+            (b"[1]", "not a JSON object"),
+            (br#"{"id":"a.b","description":"x"}"#, "invalid"),
+            (br#"{"description":"x","priority":12}"#, "out of range"),
+            (br#"{"description":"x","priority":"soon"}"#, "is not 0-9"),
+            (br#"{"id":"a"}"#, "no description"),
+        ] {
+            let err = parse_task("ns.tasks.x", payload, 1, 0).unwrap_err();
+            assert!(err.contains(want), "{err} lacks {want}");
+        }
+    }
+
+    #[test]
+    fn faultline_tasks_round_trip() {
+        let task = Task {
+            id: "inv-1".into(),
+            kind: "investigation".into(),
+            priority: 8,
+            description: "d".into(),
+            context: TaskContext::default(),
+            required_capabilities: vec!["py".into()],
+            blocked_by: vec![],
+            job_id: None,
+            fingerprint: Some("v1:ab".into()),
+            origin: Origin {
+                kind: "error_event".into(),
+                ..Origin::default()
+            },
+            attempts: 0,
+            created_at: "2026-01-01T00:00:00Z".into(),
+        };
+        let bytes = serde_json::to_vec(&task).unwrap();
+        assert_eq!(
+            parse_task("ns.tasks.investigation", &bytes, 1, 0).unwrap(),
+            task
+        );
+    }
+}

@@ -1,0 +1,287 @@
+//! The dispatcher's background loops, run by every replica (each change is
+//! a CAS, so two replicas acting at once do it once):
+//!
+//! - the sweeper: revokes leases whose agent stopped heartbeating or whose
+//!   attempt ran past `max_attempt_time`; keeps this replica's available
+//!   messages alive (`+WPI`); settles blocked tasks whose parents ended;
+//! - the advisory reader: dead-letters tasks whose message exhausted
+//!   `max_deliver` (the server only says so in an advisory, captured by the
+//!   ADVISORIES stream);
+//! - the job watcher: logs and counts stalled jobs.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
+use faultline_core::shutdown::ShutdownSignal;
+use futures_util::StreamExt;
+use serde::Deserialize;
+
+use crate::dispatcher::{Dispatcher, CONSUMER};
+use crate::intake::parse_task;
+use crate::record::{now_ms, State};
+
+/// Runs the sweeper until `shutdown`.
+pub async fn sweeper(d: Dispatcher, mut shutdown: ShutdownSignal) {
+    let tick = (d.cfg().heartbeat_interval / 4).max(Duration::from_millis(50));
+    let wpi_every = d.cfg().ack_wait() / 3;
+    let mut last_wpi: HashMap<String, Instant> = HashMap::new();
+    d.0.mirror.wait_synced().await;
+    loop {
+        tokio::select! {
+            () = shutdown.wait() => return,
+            () = tokio::time::sleep(tick) => {}
+        }
+        if let Err(e) = Box::pin(sweep(&d, wpi_every, &mut last_wpi)).await {
+            tracing::warn!(error = %e, "sweep failed; next tick retries");
+        }
+    }
+}
+
+async fn sweep(
+    d: &Dispatcher,
+    wpi_every: Duration,
+    last_wpi: &mut HashMap<String, Instant>,
+) -> Result<(), crate::error::DispatchError> {
+    let now = now_ms();
+    // Leases.
+    let claimed = d.0.mirror.in_state(State::Claimed);
+    let agents: Vec<String> = claimed
+        .iter()
+        .filter_map(|v| v.value.agent.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let present = d.0.agents.present(&agents).await?;
+    for v in claimed {
+        let agent = v.value.agent.clone().unwrap_or_default();
+        let reason = if !present.contains(&agent) {
+            Some(format!(
+                "lease_lost: agent {agent} stopped heartbeating (presence expired after {:?})",
+                d.0.agents.ttl()
+            ))
+        } else if v.value.attempt_deadline > 0 && now > v.value.attempt_deadline {
+            Some(format!(
+                "attempt_time_exceeded: held by {agent} for more than {:?}",
+                d.cfg().max_attempt_time
+            ))
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            // Confirm against the bucket before acting on the mirror.
+            if let Some(fresh) = crate::store::task(&d.0.kv, &v.value.task.id).await? {
+                if fresh.value.leased_to(&agent, v.value.epoch) {
+                    d.revoke(fresh, &reason).await?;
+                }
+            }
+        }
+    }
+    // This replica's available messages stay held.
+    let mine: Vec<_> =
+        d.0.mirror
+            .in_state(State::Available)
+            .into_iter()
+            .filter(|v| v.value.owner.as_deref() == Some(d.0.instance.as_str()))
+            .collect();
+    let keep: BTreeSet<String> = mine.iter().map(|v| v.value.task.id.clone()).collect();
+    last_wpi.retain(|id, _| keep.contains(id));
+    for v in mine {
+        let due = last_wpi
+            .get(&v.value.task.id)
+            .is_none_or(|t| t.elapsed() >= wpi_every);
+        if due {
+            if let Some(ack) = &v.value.ack {
+                d.wpi(ack).await;
+            }
+            last_wpi.insert(v.value.task.id.clone(), Instant::now());
+        }
+    }
+    // Blocked tasks whose parents ended (covers a parent that ended while
+    // its dependent was being stored).
+    for v in d.0.mirror.in_state(State::Blocked) {
+        let parents_ended = v.value.task.blocked_by.iter().all(|p| {
+            d.0.mirror
+                .get(p)
+                .is_some_and(|pv| pv.value.state.is_terminal())
+        });
+        if parents_ended && now - v.value.updated > 200 {
+            d.settle_blocked(v).await?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+struct MaxDeliveries {
+    stream: String,
+    consumer: String,
+    stream_seq: u64,
+    deliveries: u64,
+}
+
+/// Reads the max-deliveries advisories of the tasks stream and
+/// dead-letters each task that exhausted its attempts.
+pub async fn advisories(d: Dispatcher, mut shutdown: ShutdownSignal) {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        match Box::pin(read_advisories(&d, &mut shutdown)).await {
+            Ok(()) => return,
+            Err(e) => tracing::warn!(
+                error = e,
+                "advisory reader stopped; retrying in {backoff:?}"
+            ),
+        }
+        tokio::select! {
+            () = shutdown.wait() => return,
+            () = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+async fn read_advisories(d: &Dispatcher, shutdown: &mut ShutdownSignal) -> Result<(), String> {
+    use faultline_core::names::stream;
+    let adv_name = d.0.names.stream(stream::ADVISORIES);
+    let tasks_name = d.0.names.stream(stream::TASKS);
+    let adv =
+        d.0.js
+            .get_stream(&adv_name)
+            .await
+            .map_err(|e| format!("cannot open {adv_name}: {e}"))?;
+    let tasks =
+        d.0.js
+            .get_stream(&tasks_name)
+            .await
+            .map_err(|e| format!("cannot open {tasks_name}: {e}"))?;
+    let name = "task-dispatcher-max-deliveries";
+    let consumer: async_nats::jetstream::consumer::Consumer<pull::Config> = adv
+        .get_or_create_consumer(
+            name,
+            pull::Config {
+                durable_name: Some(name.into()),
+                filter_subject: format!(
+                    "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{tasks_name}.{CONSUMER}"
+                ),
+                ack_policy: AckPolicy::Explicit,
+                deliver_policy: DeliverPolicy::All,
+                ack_wait: Duration::from_secs(30),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| format!("cannot create consumer {name}: {e}"))?;
+    let mut messages = consumer
+        .messages()
+        .await
+        .map_err(|e| format!("cannot pull advisories: {e}"))?;
+    loop {
+        let msg = tokio::select! {
+            () = shutdown.wait() => return Ok(()),
+            m = messages.next() => match m {
+                Some(Ok(m)) => m,
+                Some(Err(e)) => return Err(e.to_string()),
+                None => return Err("advisory subscription ended".into()),
+            },
+        };
+        let adv: MaxDeliveries = match serde_json::from_slice(&msg.payload) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(error = %e, "unreadable advisory skipped");
+                let _ = msg.ack().await;
+                continue;
+            }
+        };
+        if adv.stream != tasks_name || adv.consumer != CONSUMER {
+            let _ = msg.ack().await;
+            continue;
+        }
+        match exhausted(d, &tasks, &adv).await {
+            Ok(()) => {
+                let _ = msg.double_ack().await;
+            }
+            Err(e) => {
+                tracing::warn!(seq = adv.stream_seq, error = %e, "cannot dead-letter an exhausted task now; retrying");
+                let _ = msg
+                    .ack_with(async_nats::jetstream::AckKind::Nak(Some(
+                        Duration::from_secs(1),
+                    )))
+                    .await;
+            }
+        }
+    }
+}
+
+async fn exhausted(
+    d: &Dispatcher,
+    tasks: &async_nats::jetstream::stream::Stream,
+    adv: &MaxDeliveries,
+) -> Result<(), crate::error::DispatchError> {
+    let msg = match tasks.get_raw_message(adv.stream_seq).await {
+        Ok(m) => m,
+        // Already settled (completed, or dead-lettered by a replica).
+        Err(_) => return Ok(()),
+    };
+    let published = crate::record::ms(std::time::SystemTime::from(msg.time));
+    let id = match parse_task(msg.subject.as_str(), &msg.payload, msg.sequence, published) {
+        Ok(t) => t.id,
+        Err(_) => {
+            let _ = tasks.delete_message(adv.stream_seq).await;
+            return Ok(());
+        }
+    };
+    if let Some(v) = crate::store::task(&d.0.kv, &id).await? {
+        if !v.value.state.is_terminal() && v.value.seq == Some(adv.stream_seq) {
+            let why = format!(
+                "{} deliveries without completion; last error: {}",
+                adv.deliveries,
+                v.value.last_error.clone().unwrap_or_else(|| "none".into())
+            );
+            match d.kill(v, "attempts_exhausted", &why, None).await {
+                Ok(_) | Err(crate::error::DispatchError::FailedPrecondition(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    // The copy is stored: the message goes (a WorkQueue keeps it otherwise).
+    let _ = tasks.delete_message(adv.stream_seq).await;
+    Ok(())
+}
+
+/// Logs and counts stalled jobs, once per change.
+pub async fn job_watch(d: Dispatcher, mut shutdown: ShutdownSignal) {
+    let tick =
+        (d.cfg().stall_after / 10).clamp(Duration::from_millis(200), Duration::from_secs(30));
+    let mut reported: HashMap<String, String> = HashMap::new();
+    loop {
+        tokio::select! {
+            () = shutdown.wait() => return,
+            () = tokio::time::sleep(tick) => {}
+        }
+        let jobs = crate::jobs::all_jobs(&d);
+        let mut stalled = 0;
+        for job in jobs {
+            let why = job.stalled.clone();
+            if !why.is_empty() {
+                stalled += 1;
+            }
+            let before = reported.get(&job.job_id).cloned().unwrap_or_default();
+            if why != before {
+                if why.is_empty() {
+                    tracing::info!(job = job.job_id, "job is moving again");
+                } else {
+                    tracing::warn!(
+                        job = job.job_id,
+                        stalled = why,
+                        total = job.total,
+                        done = job.done,
+                        in_flight = job.in_flight,
+                        "job stalled"
+                    );
+                }
+                reported.insert(job.job_id.clone(), why);
+            }
+        }
+        d.0.metrics.jobs_stalled(stalled);
+    }
+}
