@@ -165,17 +165,15 @@ impl Dispatcher {
         }
     }
 
-    /// Acks a message and waits for the server to confirm.
+    /// Acks a message. Not confirmed by the server on purpose: the record
+    /// already says what happened, so a lost ack only means a redelivery
+    /// that is settled from the record (see `intake`).
     pub(crate) async fn ack(&self, ack: &str) -> Result<(), DispatchError> {
-        let req = self
-            .0
+        self.0
             .client
-            .request(ack.to_owned(), Bytes::from_static(b"+ACK"));
-        match tokio::time::timeout(self.0.publish_timeout, req).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(DispatchError::Unavailable(format!("ack: {e}"))),
-            Err(_) => Err(DispatchError::Unavailable("ack: no confirmation".into())),
-        }
+            .publish(ack.to_owned(), Bytes::from_static(b"+ACK"))
+            .await
+            .map_err(|e| DispatchError::Unavailable(format!("ack: {e}")))
     }
 
     /// Acks, logging a failure (the redelivery settles it: the record says what happened).
@@ -417,13 +415,15 @@ impl Dispatcher {
     ) -> Result<Option<Claimed>, DispatchError> {
         let started = std::time::Instant::now();
         let mut agent = self.live_agent(agent_id).await?;
-        // Any call is a sign of life.
-        agent.heartbeat_at = now_ms();
-        self.0.agents.put(&agent).await?;
+        // Any call is a sign of life (renewed once per half interval at most).
+        if now_ms() - agent.heartbeat_at > dur_ms(self.cfg().heartbeat_interval) / 2 {
+            agent.heartbeat_at = now_ms();
+            self.0.agents.put(&agent).await?;
+        }
         let deadline = tokio::time::Instant::now() + wait.min(self.cfg().claim_max_wait);
         self.0.mirror.wait_synced().await;
         loop {
-            let held = self.0.mirror.held_by(agent_id).len();
+            let held = self.0.mirror.held_count(agent_id);
             if held >= agent.max_tasks as usize {
                 return Err(DispatchError::AtCapacity(format!(
                     "agent {agent_id} holds {held} of its {} tasks",
@@ -439,6 +439,11 @@ impl Dispatcher {
                     .mirror
                     .candidates(&agent.capabilities, types, now, self.cfg().aging, 8);
             for cand in candidates {
+                // Only an available task can be claimed; the CAS makes sure
+                // it is still the record we looked at.
+                if cand.value.state != State::Available {
+                    continue;
+                }
                 let mut next = cand.value.clone();
                 next.state = State::Claimed;
                 next.epoch += 1;
@@ -794,9 +799,8 @@ impl Dispatcher {
                 })
                 .await?;
         }
-        let dependents = self.0.mirror.select(|r| {
-            r.state == State::Blocked && r.task.blocked_by.iter().any(|p| p == &rec.task.id)
-        });
+        let mut dependents = self.0.mirror.in_state(State::Blocked);
+        dependents.retain(|v| v.value.task.blocked_by.iter().any(|p| p == &rec.task.id));
         let mut released = Vec::new();
         for d in dependents {
             if let Some(id) = self.settle_blocked(d).await? {

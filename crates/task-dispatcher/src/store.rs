@@ -240,8 +240,14 @@ impl Mirror {
             .get(&state)
             .map(|s| s.iter().cloned().collect())
             .unwrap_or_default();
+        // The index and the records are two locks: a record may have moved
+        // on since the index was read, so its own state decides.
         let tasks = self.tasks.read().expect("mirror poisoned");
-        ids.iter().filter_map(|id| tasks.get(id).cloned()).collect()
+        ids.iter()
+            .filter_map(|id| tasks.get(id))
+            .filter(|v| v.value.state == state)
+            .cloned()
+            .collect()
     }
 
     /// Every record that matches `keep`.
@@ -263,6 +269,7 @@ impl Mirror {
     }
 
     /// The best `n` available tasks `capabilities` can take, best first.
+    /// Ranks under the lock and clones only the `n` it returns.
     pub fn candidates(
         &self,
         capabilities: &BTreeSet<String>,
@@ -271,17 +278,45 @@ impl Mirror {
         aging: Duration,
         n: usize,
     ) -> Vec<Versioned<TaskRecord>> {
-        let mut fit: Vec<Versioned<TaskRecord>> = self.in_state(State::Available);
-        fit.retain(|v| v.value.fits(capabilities, types));
+        let open = self.open.read().expect("mirror poisoned");
+        let Some(ids) = open.get(&State::Available) else {
+            return Vec::new();
+        };
+        let tasks = self.tasks.read().expect("mirror poisoned");
+        let mut fit: Vec<&Versioned<TaskRecord>> = ids
+            .iter()
+            .filter_map(|id| tasks.get(id))
+            .filter(|v| v.value.state == State::Available && v.value.fits(capabilities, types))
+            .collect();
+        let key = |v: &Versioned<TaskRecord>| {
+            (
+                std::cmp::Reverse(v.value.effective_priority(now, aging)),
+                v.value.available_since,
+            )
+        };
+        if fit.len() > n {
+            fit.select_nth_unstable_by_key(n, |v| key(v));
+            fit.truncate(n);
+        }
         fit.sort_by(|a, b| {
-            b.value
-                .effective_priority(now, aging)
-                .cmp(&a.value.effective_priority(now, aging))
-                .then(a.value.available_since.cmp(&b.value.available_since))
+            key(a)
+                .cmp(&key(b))
                 .then(a.value.task.id.cmp(&b.value.task.id))
         });
-        fit.truncate(n);
-        fit
+        fit.into_iter().cloned().collect()
+    }
+
+    /// How many tasks `agent` holds.
+    pub fn held_count(&self, agent: &str) -> usize {
+        let open = self.open.read().expect("mirror poisoned");
+        let Some(ids) = open.get(&State::Claimed) else {
+            return 0;
+        };
+        let tasks = self.tasks.read().expect("mirror poisoned");
+        ids.iter()
+            .filter_map(|id| tasks.get(id))
+            .filter(|v| v.value.state == State::Claimed && v.value.agent.as_deref() == Some(agent))
+            .count()
     }
 
     /// A future that completes at the next change that makes a task
@@ -516,5 +551,53 @@ impl Agents {
     /// How long presence lasts after a heartbeat.
     pub fn ttl(&self) -> Duration {
         self.ttl
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faultline_event::task::{Origin, Task};
+
+    fn rec(id: &str, state: State) -> TaskRecord {
+        let task = Task {
+            id: id.into(),
+            kind: "k".into(),
+            priority: 5,
+            description: "d".into(),
+            context: Default::default(),
+            required_capabilities: vec![],
+            blocked_by: vec![],
+            job_id: None,
+            fingerprint: None,
+            origin: Origin::default(),
+            attempts: 0,
+            created_at: String::new(),
+        };
+        TaskRecord::new(task, state, 0)
+    }
+
+    #[test]
+    fn only_available_records_are_candidates() {
+        let m = Mirror::default();
+        m.apply("a", 1, Some(rec("a", State::Available)));
+        m.apply("b", 2, Some(rec("b", State::Available)));
+        let caps = BTreeSet::new();
+        assert_eq!(
+            m.candidates(&caps, &[], 0, Duration::from_secs(60), 8)
+                .len(),
+            2
+        );
+        m.apply("a", 3, Some(rec("a", State::Claimed)));
+        let c = m.candidates(&caps, &[], 0, Duration::from_secs(60), 8);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].value.task.id, "b");
+        // An older revision never overwrites a newer one.
+        m.apply("a", 2, Some(rec("a", State::Available)));
+        assert_eq!(m.get("a").unwrap().value.state, State::Claimed);
+        assert_eq!(m.in_state(State::Claimed).len(), 1);
+        m.apply("a", 4, None);
+        assert!(m.get("a").is_none());
+        assert!(m.in_state(State::Claimed).is_empty());
     }
 }
