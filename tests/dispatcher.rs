@@ -815,8 +815,9 @@ async fn two_replicas_share_work_and_kill_9_loses_nothing() {
         twice.iter().take(5).collect::<Vec<_>>()
     );
     assert_eq!(completed.len(), N, "every task completed exactly once");
-    // A task is handed out again only when its earlier lease was lost with
-    // the killed replica's agents' connection; never two live leases.
+    // A task is handed out again only when its earlier holder was lost with
+    // the killed replica (an agent that talked to it: even number, no `-b`);
+    // never two live leases, never the same epoch twice.
     for (task, holders) in &twice {
         let epochs: BTreeSet<u64> = holders.iter().map(|(_, e)| *e).collect();
         assert_eq!(
@@ -824,6 +825,19 @@ async fn two_replicas_share_work_and_kill_9_loses_nothing() {
             holders.len(),
             "{task}: the same lease handed out twice: {holders:?}"
         );
+        let mut by_epoch = holders.to_vec();
+        by_epoch.sort_by_key(|(_, e)| *e);
+        for (agent, _) in &by_epoch[..by_epoch.len() - 1] {
+            let lost_with_a = !agent.ends_with("-b")
+                && agent
+                    .trim_start_matches("agent-")
+                    .parse::<u32>()
+                    .is_ok_and(|i| i % 2 == 0);
+            assert!(
+                lost_with_a,
+                "{task}: {agent} lost a lease without losing its replica: {holders:?}"
+            );
+        }
     }
     assert_eq!(tasks_in_stream(&stack).await, 0);
 }

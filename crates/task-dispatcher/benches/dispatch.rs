@@ -211,6 +211,8 @@ fn main() {
 }
 
 async fn run() {
+    // TEST_LOG=1 RUST_LOG=warn shows the dispatcher's logs.
+    faultline_core::telemetry::init_for_tests();
     let n: usize = std::env::var("BENCH_TASKS")
         .ok()
         .and_then(|v| v.parse().ok())

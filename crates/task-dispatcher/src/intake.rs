@@ -445,6 +445,7 @@ async fn known_task(
     ack: &str,
 ) -> Result<bool, DispatchError> {
     let rec = &v.value;
+    tracing::debug!(task = rec.task.id, state = rec.state.as_str(), epoch = rec.epoch, seq, delivered, rec_seq = ?rec.seq, "delivery of a known task");
     let this_message = rec.seq == Some(seq);
     match rec.state {
         // Published for it (submitted, unblocked, replayed): take it.
@@ -481,6 +482,24 @@ async fn known_task(
             }
             let mut next = rec.clone();
             if rec.state == State::Claimed {
+                // The server redelivered a message whose holder may be alive
+                // (the replica that kept it died; the ack wait ran out just
+                // before the claim's +WPI). A live holder keeps its lease
+                // under the new delivery; otherwise the task moves on.
+                let holder = rec.agent.clone().unwrap_or_default();
+                let alive = d.0.agents.present(std::slice::from_ref(&holder)).await?;
+                if alive.contains(&holder) && now_ms() < rec.attempt_deadline {
+                    next.ack = Some(ack.to_owned());
+                    next.seq = Some(seq);
+                    next.attempt = delivered;
+                    next.updated = now_ms();
+                    if d.cas(v.rev, &next).await?.is_none() {
+                        return Ok(false);
+                    }
+                    d.wpi(ack).await;
+                    d.0.metrics.intake("redelivered_kept");
+                    return Ok(true);
+                }
                 next.epoch += 1;
                 next.last_error =
                     Some("lease_lost: the message was redelivered after ack_wait".into());
