@@ -12,7 +12,7 @@ use faultline_testkit::http::request;
 use faultline_tests::{Stack, API_KEY};
 use tokio::sync::Mutex;
 
-const EVENTS: usize = 300;
+const EVENTS: usize = 3000;
 const CLIENTS: usize = 8;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,8 +52,10 @@ async fn kill_9_under_load_loses_and_duplicates_nothing_that_was_acknowledged() 
                             accepted.lock().await.insert(i, fp);
                             break;
                         }
+                        // 503: the server is going down; 429: the key's rate
+                        // limit (this test sends as fast as it can). Both retry.
                         Ok(r) => assert!(
-                            r.status == 503,
+                            r.status == 503 || r.status == 429,
                             "unexpected {} for event {i}: {}",
                             r.status,
                             r.text()
@@ -68,7 +70,7 @@ async fn kill_9_under_load_loses_and_duplicates_nothing_that_was_acknowledged() 
 
     // Kill it mid-stream, then bring it back.
     faultline_testkit::eventually(Duration::from_secs(30), "some events accepted", || async {
-        (accepted.lock().await.len() >= EVENTS / 3).then_some(())
+        (accepted.lock().await.len() >= EVENTS / 10).then_some(())
     })
     .await
     .unwrap();
