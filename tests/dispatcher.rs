@@ -685,12 +685,21 @@ async fn seed_http_calls_work_as_written() {
 async fn two_replicas_share_work_and_kill_9_loses_nothing() {
     let stack = Stack::start("rep");
     init(&stack);
-    let mut a = start(&stack, &[("FAULTLINE_INSTANCE", "replica-a")]).await;
+    // Deliveries lost with a killed replica count as attempts: use the default budget.
+    let mut a = start(
+        &stack,
+        &[
+            ("FAULTLINE_INSTANCE", "replica-a"),
+            ("FAULTLINE_DISPATCHER__MAX_ATTEMPTS", "5"),
+        ],
+    )
+    .await;
     // The second replica on its own ports.
     let b_grpc = format!("127.0.0.1:{}", faultline_testkit::free_port());
     let b_admin = format!("127.0.0.1:{}", faultline_testkit::free_port());
     let mut env = settings();
     env.push(("FAULTLINE_INSTANCE", "replica-b"));
+    env.push(("FAULTLINE_DISPATCHER__MAX_ATTEMPTS", "5"));
     env.push(("FAULTLINE_SERVICES__TASK_DISPATCHER__GRPC_ADDR", &b_grpc));
     env.push(("FAULTLINE_SERVICES__TASK_DISPATCHER__ADMIN_ADDR", &b_admin));
     let b = stack.spawn_with(TaskDispatcher, &env);
@@ -814,6 +823,16 @@ async fn two_replicas_share_work_and_kill_9_loses_nothing() {
         twice.len(),
         twice.iter().take(5).collect::<Vec<_>>()
     );
+    if completed.len() != N {
+        let mut c = client_at(&b_grpc).await;
+        for i in 0..N {
+            let id = format!("r{i}");
+            if !completed.contains(&id) {
+                let st = state(&mut c, &id).await;
+                eprintln!("{id} not completed: {st:?}");
+            }
+        }
+    }
     assert_eq!(completed.len(), N, "every task completed exactly once");
     // A task is handed out again only when its earlier holder was lost with
     // the killed replica (an agent that talked to it: even number, no `-b`);

@@ -457,6 +457,14 @@ impl Dispatcher {
                     if let Some(ack) = &next.ack {
                         self.wpi(ack).await;
                     }
+                    // A long poll may have outlived the presence renewed at
+                    // its start: renew it with the lease it now holds.
+                    if now_ms() - agent.heartbeat_at > dur_ms(self.cfg().heartbeat_interval) / 2 {
+                        agent.heartbeat_at = now_ms();
+                        if let Err(e) = self.0.agents.put(&agent).await {
+                            tracing::warn!(agent = agent_id, error = %e, "cannot renew presence after a claim");
+                        }
+                    }
                     self.0.metrics.claimed(started.elapsed());
                     tracing::debug!(
                         task = next.task.id,
@@ -577,7 +585,10 @@ impl Dispatcher {
                 .kill(v, "attempts_exhausted", &why, Some((agent_id, epoch)))
                 .await;
         }
-        let delay = retry_after.unwrap_or_else(|| self.cfg().backoff(v.value.attempt));
+        // An agent's delay is capped (a day) so no arithmetic can overflow.
+        let delay = retry_after
+            .map(|d| d.min(Duration::from_secs(86_400)))
+            .unwrap_or_else(|| self.cfg().backoff(v.value.attempt));
         let rec = self
             .change(task_id, |cur| {
                 if !cur.leased_to(agent_id, epoch) {

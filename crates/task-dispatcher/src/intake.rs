@@ -35,6 +35,7 @@ pub fn parse_task(
     };
     let kind_from_subject = subject.rsplit('.').next().unwrap_or("task").to_owned();
     if let Ok(task) = serde_json::from_value::<Task>(value.clone()) {
+        faultline_core::names::token("task type", &task.kind).map_err(|e| e.to_string())?;
         if !valid_id(&task.id) {
             return Err(format!("task id {:?} is invalid", task.id));
         }
@@ -122,11 +123,13 @@ pub fn parse_task(
     caps.extend(list("capabilities"));
     let mut blocked_by = list("blocked_by");
     blocked_by.extend(list("depends_on"));
+    let kind = s("type")
+        .or_else(|| s("task_type"))
+        .unwrap_or(kind_from_subject);
+    faultline_core::names::token("task type", &kind).map_err(|e| e.to_string())?;
     Ok(Task {
         id,
-        kind: s("type")
-            .or_else(|| s("task_type"))
-            .unwrap_or(kind_from_subject),
+        kind,
         priority,
         description,
         context: TaskContext {
@@ -273,7 +276,9 @@ async fn handle(d: &Dispatcher, msg: Message) {
         Err(e) => {
             d.0.metrics.intake_failed();
             tracing::warn!(seq, error = %e, "cannot take the task now; redelivered later");
-            d.nak(&ack, Duration::from_secs(1)).await;
+            // Back off with the deliveries: an outage spends attempts slowly.
+            d.nak(&ack, Duration::from_secs(u64::from(delivered.min(30))))
+                .await;
         }
     }
 }
@@ -487,8 +492,14 @@ async fn known_task(
                 // before the claim's +WPI). A live holder keeps its lease
                 // under the new delivery; otherwise the task moves on.
                 let holder = rec.agent.clone().unwrap_or_default();
-                let alive = d.0.agents.present(std::slice::from_ref(&holder)).await?;
-                if alive.contains(&holder) && now_ms() < rec.attempt_deadline {
+                // Redis unreachable: assume the holder lives (its lease is
+                // still fenced by the epoch); never burn attempts on an outage.
+                let alive =
+                    d.0.agents
+                        .present(std::slice::from_ref(&holder))
+                        .await
+                        .map_or(true, |a| a.contains(&holder));
+                if alive && now_ms() < rec.attempt_deadline {
                     next.ack = Some(ack.to_owned());
                     next.seq = Some(seq);
                     next.attempt = delivered;
@@ -666,6 +677,7 @@ mod tests {
             (br#"{"description":"x","priority":12}"#, "out of range"),
             (br#"{"description":"x","priority":"soon"}"#, "is not 0-9"),
             (br#"{"id":"a"}"#, "no description"),
+            (br#"{"description":"x","type":"Code Review"}"#, "task type"),
         ] {
             let err = parse_task("ns.tasks.x", payload, 1, 0).unwrap_err();
             assert!(err.contains(want), "{err} lacks {want}");

@@ -17,7 +17,7 @@ use faultline_core::shutdown::ShutdownSignal;
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-use crate::dispatcher::{Dispatcher, CONSUMER};
+use crate::dispatcher::{dur_ms, Dispatcher, CONSUMER};
 use crate::intake::parse_task;
 use crate::record::{now_ms, State};
 
@@ -52,9 +52,23 @@ async fn sweep(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let present = d.0.agents.present(&agents).await?;
+    // Without Redis nobody's presence is known: revoke nothing, but keep
+    // every held message alive.
+    let present = match d.0.agents.present(&agents).await {
+        Ok(p) => Some(p),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read agents' presence; no lease is revoked this tick");
+            None
+        }
+    };
     for v in claimed {
         let agent = v.value.agent.clone().unwrap_or_default();
+        let Some(present) = &present else {
+            if let Some(ack) = &v.value.ack {
+                d.wpi(ack).await;
+            }
+            continue;
+        };
         let reason = if !present.contains(&agent) {
             Some(format!(
                 "lease_lost: agent {agent} stopped heartbeating (presence expired after {:?})",
@@ -70,9 +84,16 @@ async fn sweep(
         };
         if let Some(reason) = reason {
             // Confirm against the bucket before acting on the mirror.
-            if let Some(fresh) = crate::store::task(&d.0.kv, &v.value.task.id).await? {
-                if fresh.value.leased_to(&agent, v.value.epoch) {
-                    d.revoke(fresh, &reason).await?;
+            // One task's failure never stops the sweep of the others.
+            match crate::store::task(&d.0.kv, &v.value.task.id).await {
+                Ok(Some(fresh)) if fresh.value.leased_to(&agent, v.value.epoch) => {
+                    if let Err(e) = d.revoke(fresh, &reason).await {
+                        tracing::warn!(task = v.value.task.id, error = %e, "cannot revoke the lease now");
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(task = v.value.task.id, error = %e, "cannot read the task now");
                 }
             }
         }
@@ -106,7 +127,29 @@ async fn sweep(
                 .is_some_and(|pv| pv.value.state.is_terminal())
         });
         if parents_ended && now - v.value.updated > 200 {
-            d.settle_blocked(v).await?;
+            if let Err(e) = d.settle_blocked(v).await {
+                tracing::warn!(error = %e, "cannot settle a blocked task now");
+            }
+        }
+    }
+    // A task recorded as queued whose publish failed (its caller got an
+    // error) has no message: publish it again, under a new message id.
+    let stale = 4 * dur_ms(d.0.publish_timeout);
+    for v in d.0.mirror.in_state(State::Queued) {
+        if now - v.value.updated > stale {
+            let mut next = v.value.clone();
+            next.updated = now;
+            if let Ok(Some(_)) = d.cas(v.rev, &next).await {
+                match d.enqueue(&next.task, &format!("requeue{now}")).await {
+                    Ok(_) => tracing::warn!(
+                        task = next.task.id,
+                        "queued task had no message; published again"
+                    ),
+                    Err(e) => {
+                        tracing::warn!(task = next.task.id, error = %e, "cannot publish a queued task now");
+                    }
+                }
+            }
         }
     }
     Ok(())
@@ -220,7 +263,18 @@ async fn exhausted(
     let msg = match tasks.get_raw_message(adv.stream_seq).await {
         Ok(m) => m,
         // Already settled (completed, or dead-lettered by a replica).
-        Err(_) => return Ok(()),
+        Err(e)
+            if e.kind()
+                == async_nats::jetstream::stream::LastRawMessageErrorKind::NoMessageFound =>
+        {
+            return Ok(())
+        }
+        Err(e) => {
+            return Err(crate::error::DispatchError::Unavailable(format!(
+                "cannot read task message {}: {e}",
+                adv.stream_seq
+            )))
+        }
     };
     let published = crate::record::ms(std::time::SystemTime::from(msg.time));
     let id = match parse_task(msg.subject.as_str(), &msg.payload, msg.sequence, published) {
