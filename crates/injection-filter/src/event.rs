@@ -5,10 +5,51 @@
 //! user, ...), and all of them joined in order, so a payload split across
 //! fields is seen too.
 
+use faultline_event::task::{FilterMark, ReleaseMark};
 use faultline_event::{ErrorEvent, Timestamp};
+use serde_json::{json, Value};
 
 use crate::normalize::is_invisible;
 use crate::verdict::{scan_fields_with, Thresholds, Verdict};
+
+/// The mark a task carries: `decision` (`pass`, `flag`, `released`), the
+/// score, the rule ids and the versions that decided.
+pub fn filter_mark(decision: &str, verdict: &Verdict, release: Option<ReleaseMark>) -> FilterMark {
+    FilterMark {
+        decision: decision.to_owned(),
+        score: verdict.score,
+        rules: verdict
+            .explanation
+            .rules
+            .iter()
+            .map(|r| r.id.clone())
+            .collect(),
+        model_version: verdict.explanation.model_version.clone(),
+        ruleset_version: verdict.explanation.ruleset_version.clone(),
+        release,
+    }
+}
+
+/// A verdict's explanation as JSON (API answers and security records):
+/// rules with field, view and byte span, suppressions, top features, versions.
+pub fn explanation_json(verdict: &Verdict) -> Value {
+    let e = &verdict.explanation;
+    json!({
+        "rules": e.rules.iter().map(|r| json!({
+            "id": r.id,
+            "field": r.field,
+            "view": r.view,
+            "start": r.span.start,
+            "end": r.span.end,
+            "weight": r.weight,
+        })).collect::<Vec<_>>(),
+        "suppressions": e.suppressions,
+        "top_features": e.top_features.iter().map(|(name, c)| json!({"name": name, "contribution": c})).collect::<Vec<_>>(),
+        "field": e.field,
+        "model_version": e.model_version,
+        "ruleset_version": e.ruleset_version,
+    })
+}
 
 /// Longest snippet shown to a reviewer, in characters (the seed's limit).
 pub const SNIPPET_CHARS: usize = 100;

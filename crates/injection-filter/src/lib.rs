@@ -10,7 +10,7 @@ pub mod normalize;
 pub mod rules;
 pub mod verdict;
 
-pub use event::{event_fields, scan_event, snippet};
+pub use event::{event_fields, explanation_json, filter_mark, scan_event, snippet};
 pub use verdict::{
     scan_fields, scan_fields_with, scan_text, scan_text_with, scan_text_with_model, Decision,
     Explanation, RuleHit, Thresholds, Verdict,

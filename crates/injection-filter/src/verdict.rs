@@ -43,6 +43,17 @@ pub enum Decision {
     Reject,
 }
 
+impl Decision {
+    /// The decision's name in records and APIs: `pass`, `flag`, `reject`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Pass => "pass",
+            Decision::Flag => "flag",
+            Decision::Reject => "reject",
+        }
+    }
+}
+
 /// One rule that matched.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuleHit {

@@ -95,7 +95,7 @@ impl Dispatcher {
             text: text.to_owned(),
             mentions: mentions(text),
             posted_at: rfc3339(now_ms()),
-            filter_decision: scan::decision_str(verdict.decision).into(),
+            filter_decision: verdict.decision.as_str().into(),
         };
         let payload =
             serde_json::to_vec(&post).map_err(|e| DispatchError::Internal(e.to_string()))?;

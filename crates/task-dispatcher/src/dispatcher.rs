@@ -15,7 +15,7 @@ use bytes::Bytes;
 use faultline_core::config::DispatcherConfig;
 use faultline_core::Names;
 use faultline_event::task::{Origin, Task, TaskContext};
-use faultline_injection_filter::{Decision, Thresholds};
+use faultline_injection_filter::{filter_mark, Decision, Thresholds};
 use serde_json::{json, Value};
 
 use crate::error::DispatchError;
@@ -1050,30 +1050,14 @@ impl Dispatcher {
         let mut out = Vec::new();
         for id in order {
             let (mut task, verdict) = by_id.remove(&id).expect("ordered ids come from the map");
-            task.context.filter = Some(faultline_event::task::FilterMark {
-                decision: scan::decision_str(verdict.decision).into(),
-                score: verdict.score,
-                rules: verdict
-                    .explanation
-                    .rules
-                    .iter()
-                    .map(|r| r.id.clone())
-                    .collect(),
-                model_version: verdict.explanation.model_version.clone(),
-                ruleset_version: verdict.explanation.ruleset_version.clone(),
-                release: None,
-            });
+            task.context.filter = Some(filter_mark(verdict.decision.as_str(), &verdict, None));
             // One open task per fingerprint.
             let mut regression_of = None;
             if let Some(fp) = task.fingerprint.clone() {
                 match self.open_fingerprint(&fp, &task.id).await? {
                     FingerprintSlot::Open { regression_of: r } => regression_of = r,
                     FingerprintSlot::Attach(open) => {
-                        let mut rec = TaskRecord::new(task.clone(), State::Attached, now);
-                        rec.attached_to = Some(open.clone());
-                        if self.create(&rec).await?.is_some() {
-                            self.add_occurrence(&open).await?;
-                        }
+                        self.attach(&task, &open, None).await?;
                         out.push((task.id, State::Attached));
                         continue;
                     }
@@ -1084,11 +1068,7 @@ impl Dispatcher {
                     }
                 }
             }
-            let mut blocked = false;
-            for p in &task.blocked_by {
-                let done = matches!(store::task(&self.0.kv, p).await?, Some(v) if v.value.state == State::Completed);
-                blocked |= !done;
-            }
+            let blocked = !self.parents_completed(&task.blocked_by).await?;
             let state = if blocked {
                 State::Blocked
             } else {
@@ -1164,6 +1144,38 @@ impl Dispatcher {
         Err(DispatchError::Unavailable(format!(
             "fingerprint {fp}: too many concurrent writers; retry"
         )))
+    }
+
+    /// Records `task` as an occurrence of the open task `open` and counts it
+    /// there. Returns false when `task` already had a record (nothing counted).
+    pub(crate) async fn attach(
+        &self,
+        task: &Task,
+        open: &str,
+        seq: Option<u64>,
+    ) -> Result<bool, DispatchError> {
+        let mut rec = TaskRecord::new(task.clone(), State::Attached, now_ms());
+        rec.attached_to = Some(open.to_owned());
+        rec.seq = seq;
+        if self.create(&rec).await?.is_none() {
+            return Ok(false);
+        }
+        self.add_occurrence(open).await?;
+        Ok(true)
+    }
+
+    /// Whether every task in `parents` has completed (read from the bucket).
+    pub(crate) async fn parents_completed(
+        &self,
+        parents: &[String],
+    ) -> Result<bool, DispatchError> {
+        for p in parents {
+            let done = matches!(store::task(&self.0.kv, p).await?, Some(v) if v.value.state == State::Completed);
+            if !done {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Counts one more occurrence on an open task.

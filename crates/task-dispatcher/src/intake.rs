@@ -11,7 +11,7 @@ use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
 use async_nats::jetstream::Message;
 use faultline_core::shutdown::ShutdownSignal;
 use faultline_event::task::{Origin, Task, TaskContext, MAX_PRIORITY};
-use faultline_injection_filter::Decision;
+use faultline_injection_filter::{filter_mark, Decision};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::{json, Value};
 
@@ -352,19 +352,7 @@ async fn new_task(
             return Ok(true);
         }
         if task.context.filter.is_none() || verdict.decision == Decision::Flag {
-            task.context.filter = Some(faultline_event::task::FilterMark {
-                decision: scan::decision_str(verdict.decision).into(),
-                score: verdict.score,
-                rules: verdict
-                    .explanation
-                    .rules
-                    .iter()
-                    .map(|r| r.id.clone())
-                    .collect(),
-                model_version: verdict.explanation.model_version.clone(),
-                ruleset_version: verdict.explanation.ruleset_version.clone(),
-                release: None,
-            });
+            task.context.filter = Some(filter_mark(verdict.decision.as_str(), &verdict, None));
         }
     }
     // Parents: each must exist.
@@ -388,13 +376,9 @@ async fn new_task(
         match d.open_fingerprint(&fp, &task.id).await? {
             FingerprintSlot::Open { regression_of: r } => regression_of = r,
             FingerprintSlot::Attach(open) => {
-                let mut rec = TaskRecord::new(task.clone(), State::Attached, now);
-                rec.attached_to = Some(open.clone());
-                rec.seq = Some(seq);
-                if d.create(&rec).await?.is_none() {
+                if !d.attach(&task, &open, Some(seq)).await? {
                     return Ok(false);
                 }
-                d.add_occurrence(&open).await?;
                 d.ack_logged(Some(ack), &task.id).await;
                 d.0.metrics.intake("attached");
                 tracing::debug!(task = task.id, open, "occurrence attached to the open task");
@@ -412,12 +396,7 @@ async fn new_task(
             }
         }
     }
-    let mut blocked = false;
-    for p in &task.blocked_by {
-        let done =
-            matches!(store::task(&d.0.kv, p).await?, Some(v) if v.value.state == State::Completed);
-        blocked |= !done;
-    }
+    let blocked = !d.parents_completed(&task.blocked_by).await?;
     let mut rec = TaskRecord::new(task.clone(), State::Blocked, now);
     rec.regression_of = regression_of;
     if blocked {
@@ -456,12 +435,7 @@ async fn known_task(
         // Published for it (submitted, unblocked, replayed): take it.
         State::Queued => {
             let mut next = rec.clone();
-            let mut waiting = false;
-            for p in &rec.task.blocked_by {
-                let done = matches!(store::task(&d.0.kv, p).await?, Some(p) if p.value.state == State::Completed);
-                waiting |= !done;
-            }
-            if waiting {
+            if !d.parents_completed(&rec.task.blocked_by).await? {
                 next.state = State::Blocked;
                 next.seq = None;
                 next.updated = now_ms();
@@ -584,8 +558,8 @@ async fn reject(
         "snippet": message,
         "timestamp": rfc3339(now_ms()),
         "fingerprint": task.fingerprint,
-        "verdict": scan::decision_str(verdict.decision),
-        "explanation": scan::explanation_json(verdict),
+        "verdict": { "decision": verdict.decision.as_str(), "score": verdict.score },
+        "explanation": faultline_injection_filter::explanation_json(verdict),
         "source": {"kind": "task", "stream_seq": seq, "task_id": task.id},
         "task": task,
     });

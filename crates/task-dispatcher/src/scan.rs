@@ -5,8 +5,8 @@
 
 use faultline_event::task::Task;
 use faultline_injection_filter::event::snippet_of;
-use faultline_injection_filter::{scan_fields_with, Decision, Thresholds, Verdict};
-use serde_json::{json, Value};
+use faultline_injection_filter::{scan_fields_with, Thresholds, Verdict};
+use serde_json::Value;
 
 /// Strings of a JSON value with their paths, bounded in count and depth.
 fn flatten<'a>(
@@ -61,33 +61,6 @@ pub fn scan_text(text: &str, thresholds: &Thresholds) -> Verdict {
     scan_fields_with(&[("text", text)], thresholds)
 }
 
-/// The decision's API name.
-pub fn decision_str(d: Decision) -> &'static str {
-    match d {
-        Decision::Pass => "pass",
-        Decision::Flag => "flag",
-        Decision::Reject => "reject",
-    }
-}
-
-/// The explanation as JSON (rules with field, view and span; features; versions).
-pub fn explanation_json(v: &Verdict) -> Value {
-    json!({
-        "score": v.score,
-        "decision": decision_str(v.decision),
-        "field": v.explanation.field,
-        "rules": v.explanation.rules.iter().map(|r| json!({
-            "id": r.id, "field": r.field, "view": r.view,
-            "start": r.span.start, "end": r.span.end, "weight": r.weight,
-        })).collect::<Vec<_>>(),
-        "suppressions": v.explanation.suppressions,
-        "top_features": v.explanation.top_features.iter()
-            .map(|(n, c)| json!({"name": n, "contribution": c})).collect::<Vec<_>>(),
-        "model_version": v.explanation.model_version,
-        "ruleset_version": v.explanation.ruleset_version,
-    })
-}
-
 /// One line a person can read: the first rule, its field and view, and a
 /// snippet (at most 100 characters, hidden characters escaped).
 pub fn refusal_message(text_of: impl Fn(&str) -> Option<String>, v: &Verdict) -> String {
@@ -127,6 +100,8 @@ pub fn task_field_text(task: &Task, field: &str) -> Option<String> {
 mod tests {
     use super::*;
     use faultline_event::task::{Origin, TaskContext};
+    use faultline_injection_filter::Decision;
+    use serde_json::json;
 
     fn task(description: &str, event: Value) -> Task {
         Task {

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant, SystemTime};
 use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage};
 use async_nats::HeaderMap;
 use faultline_core::Names;
-use faultline_event::task::{self, FilterMark, Origin, Task};
+use faultline_event::task::{self, Origin, Task};
 use faultline_event::{headers, ErrorEvent, Limits};
-use faultline_injection_filter::model::MODEL_VERSION;
-use faultline_injection_filter::rules::RULESET_VERSION;
-use faultline_injection_filter::{scan_event, snippet, Decision, Thresholds, Verdict};
+use faultline_injection_filter::{
+    explanation_json, filter_mark, scan_event, snippet, Decision, Thresholds, Verdict,
+};
 use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -53,7 +53,7 @@ pub(crate) enum Outcome {
 impl Outcome {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
-            Outcome::Scanned(d) => decision_str(d),
+            Outcome::Scanned(d) => d.as_str(),
             Outcome::Invalid => "invalid",
         }
     }
@@ -164,7 +164,7 @@ impl Filter {
             Decision::Pass | Decision::Flag => {
                 let flagged = verdict.decision == Decision::Flag;
                 let task_id = task_id("inv", src);
-                let mark = mark(if flagged { "flag" } else { "pass" }, &verdict, None);
+                let mark = filter_mark(if flagged { "flag" } else { "pass" }, &verdict, None);
                 let task = task::investigation(
                     task_id.clone(),
                     &event,
@@ -283,27 +283,6 @@ impl Filter {
     }
 }
 
-/// The filter's mark on a task.
-pub(crate) fn mark(
-    decision: &str,
-    verdict: &Verdict,
-    release: Option<task::ReleaseMark>,
-) -> FilterMark {
-    FilterMark {
-        decision: decision.to_owned(),
-        score: verdict.score,
-        rules: verdict
-            .explanation
-            .rules
-            .iter()
-            .map(|r| r.id.clone())
-            .collect(),
-        model_version: MODEL_VERSION.to_owned(),
-        ruleset_version: RULESET_VERSION.to_owned(),
-        release,
-    }
-}
-
 /// The record kept on the SECURITY stream for a rejected or flagged event:
 /// the seed's fields (reason, snippet, timestamp) plus what a reviewer needs.
 fn security_record(
@@ -320,7 +299,7 @@ fn security_record(
         "snippet": snippet(event, verdict),
         "timestamp": now_rfc3339(),
         "fingerprint": fingerprint,
-        "verdict": { "decision": decision_str(verdict.decision), "score": verdict.score },
+        "verdict": { "decision": verdict.decision.as_str(), "score": verdict.score },
         "explanation": explanation_json(verdict),
         "source": origin,
         "event": event_json,
@@ -329,35 +308,6 @@ fn security_record(
         record["task_id"] = json!(id);
     }
     record
-}
-
-/// `pass`, `flag`, `reject`.
-pub(crate) fn decision_str(d: Decision) -> &'static str {
-    match d {
-        Decision::Pass => "pass",
-        Decision::Flag => "flag",
-        Decision::Reject => "reject",
-    }
-}
-
-/// A verdict's explanation as JSON (HTTP answers and security records).
-pub(crate) fn explanation_json(verdict: &Verdict) -> Value {
-    let e = &verdict.explanation;
-    json!({
-        "rules": e.rules.iter().map(|r| json!({
-            "id": r.id,
-            "field": r.field,
-            "view": r.view,
-            "start": r.span.start,
-            "end": r.span.end,
-            "weight": r.weight,
-        })).collect::<Vec<_>>(),
-        "suppressions": e.suppressions,
-        "top_features": e.top_features.iter().map(|(name, c)| json!({"name": name, "contribution": c})).collect::<Vec<_>>(),
-        "field": e.field,
-        "model_version": e.model_version,
-        "ruleset_version": e.ruleset_version,
-    })
 }
 
 /// A stable, unique task id for a source message: `<prefix>-` + 16 hex

@@ -4,7 +4,7 @@ use faultline_injection_filter::{scan_event, scan_fields_with, scan_text_with, D
 use faultline_proto::faultline::filter::v1 as pb;
 use tonic::{Request, Response, Status};
 
-use super::filter::{decision_str, Filter};
+use super::filter::Filter;
 use super::review::{Rejection, ReleaseRecord, ReviewError};
 
 /// The gRPC service.
@@ -137,7 +137,7 @@ impl pb::injection_filter_server::InjectionFilter for GrpcFilter {
         let scanned = self.filter.scan_input(input)?;
         self.filter
             .metrics
-            .api_scan("grpc", decision_str(scanned.0.decision));
+            .api_scan("grpc", scanned.0.decision.as_str());
         Ok(Response::new(pb_verdict(scanned)))
     }
 

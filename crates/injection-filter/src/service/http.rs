@@ -15,9 +15,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::filter::{decision_str, explanation_json, Filter};
+use super::filter::Filter;
 use super::grpc::ScanInput;
 use super::review::{Rejection, ReleaseRecord, ReviewError};
+use faultline_injection_filter::explanation_json;
 
 /// The routes, for the admin port.
 pub(crate) fn router(filter: Filter, max_body: usize) -> Router {
@@ -100,7 +101,7 @@ async fn scan(
     };
     match filter.scan_input(input) {
         Ok((verdict, fingerprint)) => {
-            let decision = decision_str(verdict.decision);
+            let decision = verdict.decision.as_str();
             filter.metrics.api_scan("http", decision);
             let mut out = json!({
                 "decision": decision,

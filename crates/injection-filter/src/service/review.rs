@@ -17,8 +17,8 @@ use faultline_event::task::{self, Origin, ReleaseMark};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::filter::{fp_headers, mark, now_rfc3339, Filter, PublishFailure, Source};
-use faultline_injection_filter::scan_event;
+use super::filter::{fp_headers, now_rfc3339, Filter, PublishFailure, Source};
+use faultline_injection_filter::{filter_mark, scan_event};
 
 /// A release is re-sent (never duplicated) only within this time of its
 /// record: the TASKS stream's duplicate window (2 minutes) minus a margin.
@@ -304,7 +304,7 @@ impl Filter {
             event_json,
             fingerprint,
             origin,
-            mark("released", &verdict, Some(release_mark)),
+            filter_mark("released", &verdict, Some(release_mark)),
             release.released_at.clone(),
         );
         self.publish_task(&task).await.map_err(|e| {
