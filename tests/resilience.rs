@@ -85,7 +85,7 @@ async fn a_service_provisions_the_streams_at_start_when_configured() {
     assert_eq!(check.code, Some(0), "{}", check.text);
     let report: serde_json::Value = serde_json::from_str(&check.text).expect("json report");
     let streams = report["streams"].as_array().unwrap();
-    assert_eq!(streams.len(), 10);
+    assert_eq!(streams.len(), 11);
     assert!(
         streams.iter().all(|s| s["action"] == "unchanged"),
         "{report}"

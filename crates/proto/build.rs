@@ -11,6 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "faultline/ingest/v1/ingest.proto",
         "faultline/filter/v1/filter.proto",
         "faultline/dispatch/v1/dispatch.proto",
+        "faultline/results/v1/results.proto",
     ];
     let paths: Vec<PathBuf> = files.iter().map(|f| root.join(f)).collect();
     for path in &paths {

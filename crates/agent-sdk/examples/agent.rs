@@ -1,10 +1,14 @@
-//! A demo agent: claims tasks, shows what it got, reports progress, and
-//! completes each with a small result that asks for a human.
+//! A demo agent: claims tasks, shows what it got, publishes a status update
+//! and a result through the result-publisher (`needs_human`: it investigates
+//! nothing), which completes the task.
 //!
 //! ```sh
 //! cargo run -p faultline-agent --example agent -- \
-//!     --endpoint http://127.0.0.1:50053 --name demo --capabilities investigation
+//!     --endpoint http://127.0.0.1:50053 --results-endpoint http://127.0.0.1:50054 \
+//!     --name demo --capabilities investigation
 //! ```
+//!
+//! With `--results-endpoint ''` it completes through the dispatcher instead.
 //!
 //! Ctrl-C or SIGTERM stops it gracefully: the task in hand is handed back and
 //! the agent deregisters. A second signal exits at once.
@@ -15,7 +19,9 @@
 use std::time::Duration;
 
 use clap::Parser;
-use faultline_agent::{Agent, AgentConfig, ClaimedTask, ErrorKind};
+use faultline_agent::{
+    Agent, AgentConfig, ClaimedTask, ErrorKind, InvestigationStatus, Outcome, TaskResult,
+};
 
 #[derive(Debug, Parser)]
 #[command(about = "A demo faultline agent: claims tasks and completes them with `needs_human`.")]
@@ -27,6 +33,14 @@ struct Args {
         default_value = "http://127.0.0.1:50053"
     )]
     endpoint: String,
+    /// The result-publisher's gRPC address ("" to complete through the
+    /// dispatcher without publishing a result).
+    #[arg(
+        long,
+        env = "FAULTLINE_AGENT_RESULTS_ENDPOINT",
+        default_value = "http://127.0.0.1:50054"
+    )]
+    results_endpoint: String,
     /// Display name.
     #[arg(long, default_value = "demo")]
     name: String,
@@ -75,6 +89,8 @@ async fn run(args: Args) -> Result<(), faultline_agent::Error> {
         name: args.name.clone(),
         capabilities: args.capabilities.clone(),
         max_tasks: 1,
+        results_endpoint: (!args.results_endpoint.is_empty())
+            .then(|| args.results_endpoint.clone()),
         ..Default::default()
     };
     let agent = Agent::connect(&args.endpoint, config).await?;
@@ -110,7 +126,8 @@ async fn run(args: Args) -> Result<(), faultline_agent::Error> {
         match agent.claim_types(wait, args.types.clone()).await {
             Ok(Some(task)) => {
                 failures = 0;
-                if work(task, Duration::from_millis(args.work_ms)).await {
+                let publish = !args.results_endpoint.is_empty();
+                if work(task, Duration::from_millis(args.work_ms), publish).await {
                     done += 1;
                 }
             }
@@ -136,14 +153,15 @@ async fn run(args: Args) -> Result<(), faultline_agent::Error> {
     Ok(())
 }
 
-/// Shows the task, reports progress, "works", and completes; true when the
-/// completion went through. Stops early if the lease is revoked: the handle is
-/// then dropped and nothing more is sent.
-async fn work(task: ClaimedTask, work_time: Duration) -> bool {
+/// Shows the task, publishes a status update, "works", and publishes the
+/// result (or completes through the dispatcher when `publish` is off); true
+/// when the task was completed. Stops early if the lease is revoked: the
+/// handle is then dropped and nothing more is sent.
+async fn work(task: ClaimedTask, work_time: Duration, publish: bool) -> bool {
     let t = task.task();
     println!("---");
     println!(
-        "task        {} (type {}, attempt {})",
+        "claimed     {} (type {}, attempt {})",
         t.id, t.r#type, t.attempt
     );
     println!("lease       {}", task.lease());
@@ -153,13 +171,25 @@ async fn work(task: ClaimedTask, work_time: Duration) -> bool {
         "description {}",
         t.description.lines().next().unwrap_or("-")
     );
-    match first_error_line(&t.context_json) {
+    let error_line = first_error_line(&t.context_json);
+    match &error_line {
         Some(line) => println!("error (UNTRUSTED DATA, not instructions): {line:?}"),
         None => println!("error (UNTRUSTED DATA): none found in context_json"),
     }
 
-    if let Err(err) = task.progress("demo agent: looked at the error").await {
-        eprintln!("agent: progress: {err}");
+    let update = if publish {
+        task.publish_status(
+            InvestigationStatus::InProgress,
+            "demo agent: read the error and its stack; no investigation is done by this demo",
+            vec!["hand the error to a person".into()],
+        )
+        .await
+        .map(|seq| println!("status      in_progress (stored, seq {seq})"))
+    } else {
+        task.progress("demo agent: looked at the error").await
+    };
+    if let Err(err) = update {
+        eprintln!("agent: status: {err}");
         if err.kind() == ErrorKind::StaleLease {
             return false;
         }
@@ -174,6 +204,36 @@ async fn work(task: ClaimedTask, work_time: Duration) -> bool {
     }
 
     let id = t.id.clone();
+    if publish {
+        let result = TaskResult {
+            solution: format!(
+                "demo agent: no investigation performed; a person should look at: {}",
+                error_line.as_deref().unwrap_or("the error")
+            ),
+            ..Default::default()
+        };
+        return match task.publish_result(Outcome::NeedsHuman, result).await {
+            Ok(answer) => {
+                let r = answer.result.unwrap_or_default();
+                println!(
+                    "result      {} for {id} (result {}, seq {}{})",
+                    r.outcome,
+                    r.result_id,
+                    r.seq,
+                    if r.flagged {
+                        ", FLAGGED by the filter"
+                    } else {
+                        ""
+                    }
+                );
+                true
+            }
+            Err(err) => {
+                eprintln!("agent: result {id}: {err}");
+                false
+            }
+        };
+    }
     let result = serde_json::json!({
         "outcome": "needs_human",
         "summary": "demo agent: no investigation performed; a human should look at this error",

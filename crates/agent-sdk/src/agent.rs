@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use faultline_proto::faultline::dispatch::v1 as proto;
+use faultline_proto::faultline::results::v1::result_publisher_client::ResultPublisherClient;
 use futures_util::future::join_all;
 use proto::task_dispatcher_client::TaskDispatcherClient;
 use tokio::sync::{watch, Notify};
@@ -26,6 +27,7 @@ use crate::lease::{reason, Lease, LeaseSet, Revoked, RevokedBy};
 use crate::task::ClaimedTask;
 
 type Client = TaskDispatcherClient<Channel>;
+pub(crate) type ResultsClient = ResultPublisherClient<Channel>;
 
 /// Task messages carry the error event; allow large ones.
 const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
@@ -106,6 +108,7 @@ impl std::fmt::Debug for Agent {
 
 pub(crate) struct Inner {
     client: Client,
+    results: Option<ResultsClient>,
     pub(crate) config: AgentConfig,
     pub(crate) leases: Mutex<LeaseSet>,
     timing: Mutex<Timing>,
@@ -169,10 +172,30 @@ impl Agent {
         let client = TaskDispatcherClient::new(channel)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let results = match &config.results_endpoint {
+            Some(endpoint) => Some(
+                ResultPublisherClient::new(
+                    Endpoint::from_shared(endpoint.clone())
+                        .map_err(|err| {
+                            Error::local(
+                                ErrorKind::InvalidArgument,
+                                format!("bad results endpoint {endpoint:?}: {err}"),
+                            )
+                        })?
+                        .connect_timeout(config.connect_timeout)
+                        .tcp_nodelay(true)
+                        .connect_lazy(),
+                )
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            ),
+            None => None,
+        };
         let (state, state_rx) = watch::channel(State::Running);
         let nudge = Arc::new(Notify::new());
         let inner = Arc::new(Inner {
             client,
+            results,
             timing: Mutex::new(Timing::new(0, 0, config.heartbeat_override)),
             config,
             leases: Mutex::new(LeaseSet::default()),
@@ -454,15 +477,34 @@ impl Inner {
         kind: Call,
         retries: u32,
         timeout: Duration,
-        mut f: F,
+        f: F,
     ) -> Result<T, Error>
     where
         F: FnMut(Client, Duration) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
+        self.call_on(&self.client, what, kind, retries, timeout, f)
+            .await
+    }
+
+    /// [`call`](Self::call) on another service's client.
+    async fn call_on<C, T, F, Fut>(
+        &self,
+        client: &C,
+        what: &'static str,
+        kind: Call,
+        retries: u32,
+        timeout: Duration,
+        mut f: F,
+    ) -> Result<T, Error>
+    where
+        C: Clone,
+        F: FnMut(C, Duration) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
         let mut attempt = 0;
         loop {
-            let err = match tokio::time::timeout(timeout, f(self.client.clone(), timeout)).await {
+            let err = match tokio::time::timeout(timeout, f(client.clone(), timeout)).await {
                 Ok(Ok(answer)) => return Ok(answer.into_inner()),
                 Ok(Err(status)) => Error::from_status(status, kind),
                 Err(_) => Error::timeout(what, timeout),
@@ -605,15 +647,41 @@ impl Inner {
         &self,
         what: &'static str,
         lease: &Lease,
-        mut f: F,
+        f: F,
     ) -> Result<T, Error>
     where
         F: FnMut(Client, Duration) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
+        self.leased_on(&self.client, what, lease, f).await
+    }
+
+    /// The result-publisher's client, if the agent was given its endpoint.
+    pub(crate) fn results(&self) -> Result<&ResultsClient, Error> {
+        self.results.as_ref().ok_or_else(|| {
+            Error::local(
+                ErrorKind::InvalidArgument,
+                "no result-publisher endpoint: set AgentConfig::results_endpoint",
+            )
+        })
+    }
+
+    /// [`leased`](Self::leased) on another service's client.
+    pub(crate) async fn leased_on<C, T, F, Fut>(
+        &self,
+        client: &C,
+        what: &'static str,
+        lease: &Lease,
+        mut f: F,
+    ) -> Result<T, Error>
+    where
+        C: Clone,
+        F: FnMut(C, Duration) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
         let (retries, timeout) = (self.config.max_retries, self.config.request_timeout);
         let mut result = self
-            .call(what, Call::Leased, retries, timeout, &mut f)
+            .call_on(client, what, Call::Leased, retries, timeout, &mut f)
             .await;
         if matches!(&result, Err(err) if err.kind() == ErrorKind::NotRegistered) {
             if let Err(err) = self.heartbeat_round().await {
@@ -621,7 +689,7 @@ impl Inner {
                 self.nudge.notify_one();
             } else {
                 result = self
-                    .call(what, Call::Leased, retries, timeout, &mut f)
+                    .call_on(client, what, Call::Leased, retries, timeout, &mut f)
                     .await;
             }
         }

@@ -39,6 +39,11 @@ pub struct AgentConfig {
     pub connect_timeout: Duration,
     /// How long any call may take, on top of a claim's own wait. Default 10 s.
     pub request_timeout: Duration,
+    /// The result-publisher's gRPC address (`http://host:port`), for
+    /// [`ClaimedTask::publish_status`](crate::ClaimedTask::publish_status)
+    /// and [`ClaimedTask::publish_result`](crate::ClaimedTask::publish_result).
+    /// Connected lazily. Default: none.
+    pub results_endpoint: Option<String>,
     /// Heartbeat at this interval instead of the one the dispatcher asks for.
     /// For tests that want revocations noticed quickly; an interval longer than
     /// the server's lets the agent's presence expire.
@@ -64,6 +69,7 @@ impl Default for AgentConfig {
             max_tasks: 1,
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
+            results_endpoint: None,
             heartbeat_override: None,
             max_retries: 3,
             retry_base: Duration::from_millis(100),

@@ -78,8 +78,9 @@ mod task;
 pub use agent::{Agent, ShutdownReport};
 pub use config::{AgentConfig, MAX_AGENT_ID_LEN};
 pub use error::{Error, ErrorKind};
+pub use faultline_proto::faultline::results::v1 as results_proto;
 pub use lease::{reason, Lease, Revoked, RevokedBy};
-pub use task::ClaimedTask;
+pub use task::{ClaimedTask, InvestigationStatus, Outcome, TaskResult};
 
 /// The dispatcher's generated protobuf types ([`proto::Task`],
 /// [`proto::FailResponse`], ...), re-exported so agents need no direct

@@ -4,11 +4,81 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use faultline_proto::faultline::dispatch::v1 as proto;
+use faultline_proto::faultline::results::v1 as rpb;
 use tokio::sync::watch;
 
 use crate::agent::{lock, request, Inner};
 use crate::error::{Error, ErrorKind};
 use crate::lease::{reason, Lease, Revoked, RevokedBy};
+
+/// The status of a status update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvestigationStatus {
+    /// Working on it.
+    InProgress,
+    /// Waiting on something.
+    Blocked,
+    /// A person must look.
+    NeedsHuman,
+}
+
+impl InvestigationStatus {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InProgress => "in_progress",
+            Self::Blocked => "blocked",
+            Self::NeedsHuman => "needs_human",
+        }
+    }
+}
+
+/// The outcome of a result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Fixed (a pull request, usually).
+    Fixed,
+    /// Could not be reproduced.
+    NotReproducible,
+    /// Not worth fixing, with the reason.
+    WontFix,
+    /// A person must decide.
+    NeedsHuman,
+    /// The investigation failed.
+    Failed,
+}
+
+impl Outcome {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fixed => "fixed",
+            Self::NotReproducible => "not_reproducible",
+            Self::WontFix => "wont_fix",
+            Self::NeedsHuman => "needs_human",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// What a result says besides its outcome.
+#[derive(Debug, Clone, Default)]
+pub struct TaskResult {
+    /// What was done, or why not.
+    pub solution: String,
+    /// The pull request, if any.
+    pub pr_url: Option<String>,
+    /// Test results, if any.
+    pub test_results: Option<rpb::TestResults>,
+    /// Artifacts (logs, patches, reports).
+    pub artifacts: Vec<rpb::Artifact>,
+}
+
+/// A random id for one status update, kept across its retries.
+fn update_id() -> String {
+    // Without randomness, no id: the update is then stored once per call.
+    getrandom::u64().map_or_else(|_| String::new(), |n| format!("{n:016x}"))
+}
 
 /// A claimed task: the task, its lease, and the calls that report on it.
 ///
@@ -149,6 +219,77 @@ impl ClaimedTask {
             tracing::info!(task_id = %self.lease.task_id, epoch = self.lease.epoch, "completed task");
         }
         result.map(|answer| answer.released)
+    }
+
+    /// Publishes a status update on `{ns}.investigation.status.<task>` through
+    /// the result-publisher (needs
+    /// [`AgentConfig::results_endpoint`](crate::AgentConfig::results_endpoint)).
+    /// It counts as progress (the lease is extended). Retried after
+    /// `UNAVAILABLE` with one update id, so a retry is stored once. Returns
+    /// the update's sequence in the stream.
+    pub async fn publish_status(
+        &self,
+        status: InvestigationStatus,
+        findings: impl Into<String>,
+        next_steps: Vec<String>,
+    ) -> Result<u64, Error> {
+        let message = rpb::PublishStatusRequest {
+            lease: Some(rpb::Lease {
+                task_id: self.lease.task_id.clone(),
+                epoch: self.lease.epoch,
+            }),
+            agent_id: self.inner.config.agent_id.clone(),
+            status: status.as_str().to_owned(),
+            findings: findings.into(),
+            next_steps,
+            update_id: update_id(),
+        };
+        let client = self.inner.results()?;
+        let answer = self
+            .inner
+            .leased_on(client, "publish_status", &self.lease, |mut c, t| {
+                let req = request(message.clone(), t);
+                async move { c.publish_status(req).await }
+            })
+            .await?;
+        Ok(answer.seq)
+    }
+
+    /// Publishes the task's result through the result-publisher, which
+    /// completes the task (fenced by this lease) and stores the result on
+    /// `{ns}.results.<outcome>.<task>`. Idempotent: retried after
+    /// `UNAVAILABLE`, it is published once.
+    pub async fn publish_result(
+        mut self,
+        outcome: Outcome,
+        result: TaskResult,
+    ) -> Result<rpb::PublishResultResponse, Error> {
+        let message = rpb::PublishResultRequest {
+            lease: Some(rpb::Lease {
+                task_id: self.lease.task_id.clone(),
+                epoch: self.lease.epoch,
+            }),
+            agent_id: self.inner.config.agent_id.clone(),
+            outcome: outcome.as_str().to_owned(),
+            solution: result.solution,
+            pr_url: result.pr_url.unwrap_or_default(),
+            test_results: result.test_results,
+            artifacts: result.artifacts,
+        };
+        let client = self.inner.results()?.clone();
+        let answer = self
+            .inner
+            .leased_on(&client, "publish_result", &self.lease, |mut c, t| {
+                let req = request(message.clone(), t);
+                async move { c.publish_result(req).await }
+            })
+            .await;
+        self.settle(answer.as_ref().err());
+        if answer.is_ok() {
+            tracing::info!(task_id = %self.lease.task_id, epoch = self.lease.epoch,
+                outcome = outcome.as_str(), "published the result");
+        }
+        answer
     }
 
     /// Fails this attempt; the dispatcher retries the task after `retry_after`

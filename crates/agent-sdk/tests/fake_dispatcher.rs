@@ -173,9 +173,13 @@ impl TaskDispatcher for Fake {
     ) -> Result<Response<CompleteResponse>, Status> {
         let request = request.into_inner();
         let lease = self.leased(request.lease)?;
-        self.state().completed.push((lease, request.result_json));
+        self.state()
+            .completed
+            .push((lease, request.result_json.clone()));
         Ok(Response::new(CompleteResponse {
             released: vec!["t-next".into()],
+            already: false,
+            result_json: request.result_json,
         }))
     }
 

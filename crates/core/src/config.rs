@@ -191,6 +191,8 @@ pub struct Config {
     pub filter: FilterConfig,
     /// task-dispatcher's own settings.
     pub dispatcher: DispatcherConfig,
+    /// result-publisher's own settings.
+    pub results: ResultsConfig,
     /// Where every service listens and what it depends on.
     pub services: ServicesConfig,
 }
@@ -211,6 +213,7 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             filter: FilterConfig::default(),
             dispatcher: DispatcherConfig::default(),
+            results: ResultsConfig::default(),
             services: ServicesConfig::default(),
         }
     }
@@ -683,6 +686,68 @@ impl DispatcherConfig {
         } else {
             self.backoff_max
         }
+    }
+}
+
+/// result-publisher's own settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResultsConfig {
+    /// The longest text field of a status update or result (bytes).
+    pub max_text_bytes: usize,
+    /// Artifacts per result.
+    pub max_artifacts: usize,
+    /// How long a call to the task-dispatcher may take.
+    #[serde(with = "humantime_serde")]
+    pub dispatcher_timeout: Duration,
+    /// How long a publish may wait for its JetStream ack.
+    #[serde(with = "humantime_serde")]
+    pub publish_timeout: Duration,
+    /// Watchers (gRPC `Watch` and SSE) served at once.
+    pub max_watchers: usize,
+    /// Results kept in the in-memory index that answers listings.
+    pub index_capacity: usize,
+    /// A TOML file of webhooks (`[[webhook]]` with `name`, `url`, and
+    /// `secret_file` or `secret_env`; optional `outcomes`).
+    pub webhooks_file: Option<PathBuf>,
+    /// How long one webhook request may take.
+    #[serde(with = "humantime_serde")]
+    pub webhook_timeout: Duration,
+    /// Tries per result and webhook before giving up.
+    pub webhook_max_attempts: u32,
+    /// The delay before the first retry; it doubles up to `webhook_backoff_max`.
+    #[serde(with = "humantime_serde")]
+    pub webhook_backoff_initial: Duration,
+    /// The longest delay between retries.
+    #[serde(with = "humantime_serde")]
+    pub webhook_backoff_max: Duration,
+}
+
+impl Default for ResultsConfig {
+    fn default() -> Self {
+        Self {
+            max_text_bytes: 64 * 1024,
+            max_artifacts: 100,
+            dispatcher_timeout: Duration::from_secs(10),
+            publish_timeout: Duration::from_secs(5),
+            max_watchers: 256,
+            index_capacity: 100_000,
+            webhooks_file: None,
+            webhook_timeout: Duration::from_secs(10),
+            webhook_max_attempts: 8,
+            webhook_backoff_initial: Duration::from_secs(1),
+            webhook_backoff_max: Duration::from_secs(600),
+        }
+    }
+}
+
+impl ResultsConfig {
+    /// The delay after `attempt` failed deliveries (1-based).
+    pub fn webhook_backoff(&self, attempt: u32) -> Duration {
+        let shift = attempt.saturating_sub(1).min(30);
+        self.webhook_backoff_initial
+            .saturating_mul(1 << shift)
+            .min(self.webhook_backoff_max)
     }
 }
 
@@ -1243,6 +1308,42 @@ impl Config {
             humantime::format_duration(d.backoff_max).to_string(),
             (d.backoff_max < d.backoff_initial)
                 .then(|| "must be at least dispatcher.backoff_initial".to_owned()),
+        );
+        let r = &self.results;
+        for (key, v) in [
+            ("results.dispatcher_timeout", r.dispatcher_timeout),
+            ("results.publish_timeout", r.publish_timeout),
+            ("results.webhook_timeout", r.webhook_timeout),
+            ("results.webhook_backoff_initial", r.webhook_backoff_initial),
+            ("results.webhook_backoff_max", r.webhook_backoff_max),
+        ] {
+            check(
+                key,
+                humantime::format_duration(v).to_string(),
+                (v < Duration::from_millis(10)).then(|| "must be at least 10ms".to_owned()),
+            );
+        }
+        check(
+            "results.webhook_max_attempts",
+            r.webhook_max_attempts.to_string(),
+            (r.webhook_max_attempts == 0 || r.webhook_max_attempts > 100)
+                .then(|| "must be 1 to 100".to_owned()),
+        );
+        check(
+            "results.max_text_bytes",
+            r.max_text_bytes.to_string(),
+            (r.max_text_bytes < 256 || r.max_text_bytes > 512 * 1024)
+                .then(|| "must be 256 to 524288".to_owned()),
+        );
+        check(
+            "results.max_watchers",
+            r.max_watchers.to_string(),
+            (r.max_watchers == 0).then(|| "must be at least 1".to_owned()),
+        );
+        check(
+            "results.index_capacity",
+            r.index_capacity.to_string(),
+            (r.index_capacity == 0).then(|| "must be at least 1".to_owned()),
         );
         for service in ServiceName::ALL {
             let ep = self.services.get(service);

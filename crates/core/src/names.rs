@@ -25,6 +25,14 @@ pub enum NameError {
         /// The refused value.
         value: String,
     },
+    /// An id is empty or not a subject token.
+    #[error("{what} {value:?} is invalid: use 1 to 128 characters of A-Z, a-z, 0-9, _ and -")]
+    Id {
+        /// What the id names.
+        what: &'static str,
+        /// The refused value.
+        value: String,
+    },
 }
 
 /// A project namespace: lowercase `[a-z0-9_]+`, at most 32 characters.
@@ -92,6 +100,24 @@ pub fn token<'a>(what: &'static str, value: &'a str) -> Result<&'a str, NameErro
         Ok(value)
     } else {
         Err(NameError::Token {
+            what,
+            value: value.to_owned(),
+        })
+    }
+}
+
+/// Checks that an id (a task id: 1 to 128 of `A-Z a-z 0-9 _ -`) is one
+/// subject token, so it can never widen a subject.
+pub fn id_token<'a>(what: &'static str, value: &'a str) -> Result<&'a str, NameError> {
+    let ok = !value.is_empty()
+        && value.len() <= 128
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(value)
+    } else {
+        Err(NameError::Id {
             what,
             value: value.to_owned(),
         })
@@ -197,6 +223,8 @@ pub mod stream {
     pub const ADVISORIES: &str = "ADVISORIES";
     /// Messages between agents, `{ns}.coordination`.
     pub const COORDINATION: &str = "COORDINATION";
+    /// Webhook deliveries of results, one record per attempt.
+    pub const WEBHOOKS: &str = "WEBHOOKS";
 }
 
 impl Names {
@@ -287,6 +315,41 @@ impl Names {
     /// `{ns}.results.>`.
     pub fn results_wildcard(&self) -> String {
         format!("{}.results.>", self.ns)
+    }
+
+    /// `{ns}.investigation.status.<task>`: an agent's status update.
+    pub fn investigation_status(&self, task: &str) -> Result<String, NameError> {
+        Ok(format!(
+            "{}.investigation.status.{}",
+            self.ns,
+            id_token("task id", task)?
+        ))
+    }
+
+    /// `{ns}.results.<outcome>.<task>`: a task's result.
+    pub fn result_subject(&self, outcome: &str, task: &str) -> Result<String, NameError> {
+        Ok(format!(
+            "{}.results.{}.{}",
+            self.ns,
+            token("outcome", outcome)?,
+            id_token("task id", task)?
+        ))
+    }
+
+    /// `{ns}.webhooks.>`.
+    pub fn webhooks_wildcard(&self) -> String {
+        format!("{}.webhooks.>", self.ns)
+    }
+
+    /// `{ns}.webhooks.delivery.<webhook>.<task>`: one delivery attempt of a
+    /// result to a webhook.
+    pub fn webhook_delivery(&self, webhook: &str, task: &str) -> Result<String, NameError> {
+        Ok(format!(
+            "{}.webhooks.delivery.{}.{}",
+            self.ns,
+            token("webhook name", webhook)?,
+            id_token("task id", task)?
+        ))
     }
 
     /// `{ns}.security.>`.

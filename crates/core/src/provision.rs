@@ -142,6 +142,7 @@ pub fn declared_streams(
         (stream::SECURITY, names.security_wildcard()),
         (stream::DEAD_LETTERS, names.dead_wildcard()),
         (stream::COORDINATION, names.coordination()),
+        (stream::WEBHOOKS, names.webhooks_wildcard()),
     ] {
         specs.push(StreamSpec::new(
             names.stream(name),
@@ -504,6 +505,7 @@ mod tests {
                 "ACME_SECURITY",
                 "ACME_DEAD_LETTERS",
                 "ACME_COORDINATION",
+                "ACME_WEBHOOKS",
                 "ACME_ADVISORIES",
             ]
         );
@@ -513,7 +515,7 @@ mod tests {
         assert_eq!(staging.duplicate_window, DAY);
         assert_eq!(specs[4].retention, Retention::Limits);
         assert_eq!(specs[4].max_age, 30 * DAY);
-        let adv = &specs[9].subjects;
+        let adv = &specs[10].subjects;
         assert!(adv.contains(&"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.ACME_TASKS.>".to_owned()));
         assert!(adv.contains(
             &"$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.ACME_STAGING_ERRORS.>".to_owned()

@@ -34,6 +34,11 @@ pub mod faultline {
             tonic::include_proto!("faultline.filter.v1");
         }
     }
+    pub mod results {
+        pub mod v1 {
+            tonic::include_proto!("faultline.results.v1");
+        }
+    }
     pub mod ingest {
         pub mod v1 {
             tonic::include_proto!("faultline.ingest.v1");

@@ -1,12 +1,9 @@
 //! The `faultline-result-publisher` binary.
-//!
-//! Until this service's own capability lands it runs the common core only:
-//! configuration, telemetry, grpc.health.v1, readiness signal, startup gate
-//! and graceful shutdown. It serves no API of its own.
 
-use faultline_core::service::{self, CoreOnly};
+use faultline_core::service;
 use faultline_core::ServiceName;
+use faultline_result_publisher::PublisherApp;
 
 fn main() {
-    service::main(ServiceName::ResultPublisher, |_ctx| async { Ok(CoreOnly) })
+    service::main(ServiceName::ResultPublisher, PublisherApp::build)
 }

@@ -100,6 +100,18 @@ fn lease_refused(rec: &TaskRecord, agent: &str, epoch: u64) -> DispatchError {
     ))
 }
 
+/// What [`Dispatcher::complete`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// Dependents this completion released.
+    pub released: Vec<String>,
+    /// The task was already completed by the same `(agent, epoch)`: nothing
+    /// changed, `result` is the one stored the first time.
+    pub already: bool,
+    /// The task's stored result.
+    pub result: Value,
+}
+
 impl Dispatcher {
     pub(crate) fn cfg(&self) -> &DispatcherConfig {
         &self.0.cfg
@@ -528,16 +540,30 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// Completes a task. Returns the dependents it released.
+    /// Completes a task. Idempotent for its holder: the same `(agent, epoch)`
+    /// completing again gets the first completion back (`already`), with the
+    /// result stored then, and the message's ack and the dependents' release
+    /// are done again (both are idempotent), so a completion cut off half way
+    /// is finished by the retry.
     pub async fn complete(
         &self,
         agent_id: &str,
         task_id: &str,
         epoch: u64,
         result: Value,
-    ) -> Result<Vec<String>, DispatchError> {
-        let rec = self
+    ) -> Result<Completion, DispatchError> {
+        let completed_by_caller = |cur: &TaskRecord| {
+            cur.state == State::Completed
+                && cur.epoch == epoch
+                && cur.agent.as_deref() == Some(agent_id)
+        };
+        let mut already = None;
+        let changed = self
             .change(task_id, |cur| {
+                if completed_by_caller(cur) {
+                    already = Some(cur.clone());
+                    return Err(lease_refused(cur, agent_id, epoch));
+                }
                 if !cur.leased_to(agent_id, epoch) {
                     return Err(lease_refused(cur, agent_id, epoch));
                 }
@@ -548,11 +574,30 @@ impl Dispatcher {
                 next.updated = next.progressed_at;
                 Ok(next)
             })
-            .await?;
+            .await;
+        let (rec, is_repeat) = match (changed, already) {
+            (Ok(rec), _) => (rec, false),
+            (Err(_), Some(rec)) => (rec, true),
+            (Err(err), None) => return Err(err),
+        };
         self.ack_logged(rec.ack.as_deref(), task_id).await;
-        self.0.metrics.finished("completed");
-        tracing::info!(task = task_id, agent = agent_id, epoch, "completed");
-        self.ended(&rec).await
+        if is_repeat {
+            tracing::info!(
+                task = task_id,
+                agent = agent_id,
+                epoch,
+                "completed again by its holder"
+            );
+        } else {
+            self.0.metrics.finished("completed");
+            tracing::info!(task = task_id, agent = agent_id, epoch, "completed");
+        }
+        let released = self.ended(&rec).await?;
+        Ok(Completion {
+            released,
+            already: is_repeat,
+            result: rec.result.unwrap_or(Value::Null),
+        })
     }
 
     /// Fails an attempt: retryable (after `retry_after`, or the backoff) or

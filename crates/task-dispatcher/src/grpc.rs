@@ -336,11 +336,15 @@ impl TaskDispatcher for GrpcDispatcher {
         let r = req.into_inner();
         let l = lease(r.lease)?;
         let result = json_text(&r.result_json, "result_json")?;
-        let released = self
+        let done = self
             .0
             .complete(&r.agent_id, &l.task_id, l.epoch, result)
             .await?;
-        Ok(Response::new(pb::CompleteResponse { released }))
+        Ok(Response::new(pb::CompleteResponse {
+            released: done.released,
+            already: done.already,
+            result_json: done.result.to_string(),
+        }))
     }
 
     async fn fail(

@@ -444,7 +444,10 @@ async fn task_action(
         "complete" => d
             .complete(&b.agent_id, &id, b.epoch, b.result.unwrap_or(Value::Null))
             .await
-            .map(|released| json!({"status": "completed", "released": released})),
+            .map(|done| {
+                json!({"status": "completed", "released": done.released,
+                    "already": done.already, "result": done.result})
+            }),
         "fail" => d
             .fail(
                 &b.agent_id,

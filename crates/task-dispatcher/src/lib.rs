@@ -35,7 +35,7 @@ use faultline_core::shutdown::ShutdownSignal;
 use faultline_injection_filter::Thresholds;
 use faultline_proto::faultline::dispatch::v1::task_dispatcher_server::TaskDispatcherServer;
 
-pub use dispatcher::Dispatcher;
+pub use dispatcher::{Completion, Dispatcher};
 pub use error::DispatchError;
 
 /// The running task-dispatcher.
