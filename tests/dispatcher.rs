@@ -233,10 +233,27 @@ async fn leases_stale_agents_retries_dead_letters_and_replay() {
         "bob"
     );
     assert_eq!(st.holders, ["alice", "bob"]);
-    let again = complete(&mut c, "bob", "t1", e2, json!({}))
+    // The holder completing again (a retry whose answer was lost) changes
+    // nothing and gets the first result back.
+    let again = c
+        .complete(pb::CompleteRequest {
+            lease: lease("t1", e2),
+            agent_id: "bob".into(),
+            result_json: json!({"by": "a retry"}).to_string(),
+        })
         .await
-        .unwrap_err();
-    assert_eq!(again.code(), Code::FailedPrecondition);
+        .unwrap()
+        .into_inner();
+    assert!(again.already);
+    assert_eq!(
+        serde_json::from_str::<Value>(&again.result_json).unwrap()["by"],
+        "bob"
+    );
+    let st = state(&mut c, "t1").await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&st.result_json).unwrap()["by"],
+        "bob"
+    );
 
     // Permanent failure: a dead letter with its reason, never redelivered.
     submit(&mut c, "t2", 5, &[], &[]).await;
