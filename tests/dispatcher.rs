@@ -584,9 +584,22 @@ async fn dependencies_priorities_routing_and_fingerprints() {
             .is_none(),
         "no second open task"
     );
+    // A child of the attached occurrence waits for the open task it stands
+    // for (it needs a capability no agent here has, so it stays put).
+    submit(&mut c, "fchild", 5, &["elsewhere"], &["f2"]).await;
+    assert_eq!(state(&mut c, "fchild").await.state, "blocked");
     complete(&mut c, "w", "f1", e, json!({"fix": "null check"}))
         .await
         .unwrap();
+    let mut child = state(&mut c, "fchild").await;
+    for _ in 0..50 {
+        if child.state == "available" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        child = state(&mut c, "fchild").await;
+    }
+    assert_eq!(child.state, "available", "released with f1: {child:?}");
     publish("f4").await;
     let (t, _) = claim(&mut c, "w", Duration::from_secs(5))
         .await

@@ -875,7 +875,7 @@ impl Dispatcher {
         let mut dead_parent = None;
         let mut waiting = false;
         for p in &v.value.task.blocked_by {
-            match store::task(&self.0.kv, p).await? {
+            match self.parent(p).await? {
                 Some(pv) if pv.value.state == State::Completed => {}
                 Some(pv)
                     if matches!(
@@ -886,7 +886,8 @@ impl Dispatcher {
                     dead_parent = Some((p.clone(), pv.value.state, pv.value.last_error.clone()));
                     break;
                 }
-                // An attached parent stands for its open task: wait for it.
+                // Still open (an attached parent was followed to its open
+                // task): wait for it.
                 Some(_) => waiting = true,
                 None => {
                     dead_parent =
@@ -1209,13 +1210,34 @@ impl Dispatcher {
         Ok(true)
     }
 
+    /// A parent's record; a parent attached to another open task (the same
+    /// fingerprint) stands for that task, so the link is followed (a
+    /// bounded number of hops).
+    pub(crate) async fn parent(
+        &self,
+        id: &str,
+    ) -> Result<Option<Versioned<TaskRecord>>, DispatchError> {
+        let mut rec = store::task(&self.0.kv, id).await?;
+        for _ in 0..8 {
+            match &rec {
+                Some(v) if v.value.state == State::Attached => match &v.value.attached_to {
+                    Some(open) => rec = store::task(&self.0.kv, open).await?,
+                    None => break,
+                },
+                _ => break,
+            }
+        }
+        Ok(rec)
+    }
+
     /// Whether every task in `parents` has completed (read from the bucket).
     pub(crate) async fn parents_completed(
         &self,
         parents: &[String],
     ) -> Result<bool, DispatchError> {
         for p in parents {
-            let done = matches!(store::task(&self.0.kv, p).await?, Some(v) if v.value.state == State::Completed);
+            let done =
+                matches!(self.parent(p).await?, Some(v) if v.value.state == State::Completed);
             if !done {
                 return Ok(false);
             }
