@@ -621,6 +621,36 @@ async fn dependencies_priorities_routing_and_fingerprints() {
         .unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(state(&mut c, "evil").await.state, "rejected");
+
+    // A child published straight to NATS just before its parent waits for
+    // the parent to arrive instead of being refused.
+    for (id, parents) in [("late-child", vec!["late-parent"]), ("late-parent", vec![])] {
+        let t = json!({"task_id": id, "title": "Fix the flaky export", "blocked_by": parents,
+            "required_capabilities": ["elsewhere"]});
+        js.publish("dep.tasks.investigation", t.to_string().into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let mut child = String::new();
+    for _ in 0..60 {
+        child = match c
+            .get_task(pb::GetTaskRequest {
+                task_id: "late-child".into(),
+            })
+            .await
+        {
+            Ok(t) => t.into_inner().state,
+            Err(e) => format!("{:?}", e.code()),
+        };
+        if child == "blocked" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(child, "blocked", "the child waits for its parent");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

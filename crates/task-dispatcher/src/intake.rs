@@ -355,9 +355,24 @@ async fn new_task(
             task.context.filter = Some(filter_mark(verdict.decision.as_str(), &verdict, None));
         }
     }
-    // Parents: each must exist.
+    // Parents: each must exist. A parent published just after its child
+    // (straight to NATS, no ordering between them) gets a few deliveries'
+    // time to arrive before the child is refused.
     for p in &task.blocked_by {
-        if !valid_id(p) || store::task(&d.0.kv, p).await?.is_none() {
+        let known = valid_id(p) && store::task(&d.0.kv, p).await?.is_some();
+        if !known && valid_id(p) && delivered + 1 < d.cfg().max_attempts {
+            let delay = Duration::from_secs(u64::from(delivered.max(1)));
+            tracing::info!(
+                task = task.id,
+                parent = p,
+                ?delay,
+                "parent not seen yet; the child waits"
+            );
+            d.nak(ack, delay).await;
+            d.0.metrics.intake("parent_pending");
+            return Ok(true);
+        }
+        if !known {
             let why = format!("blocked_by names unknown task {p:?}");
             return invalid(
                 d,
