@@ -941,3 +941,28 @@ async fn two_replicas_share_work_and_kill_9_loses_nothing() {
     }
     assert_eq!(tasks_in_stream(&stack).await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_tasks_outlive_the_record_retention_and_ended_ones_expire() {
+    let stack = Stack::start("ret");
+    init(&stack);
+    let _d = start(&stack, &[("FAULTLINE_DISPATCHER__RETENTION", "3s")]).await;
+    let mut c = client_at(&stack.grpc_addr(TaskDispatcher)).await;
+    register(&mut c, "r", &[], 1).await;
+    let _keep = keep_alive(&c, "r");
+    // One task ends at once; one stays open (no agent has its capability).
+    submit(&mut c, "ended", 5, &[], &[]).await;
+    let (t, e) = claim(&mut c, "r", Duration::from_secs(5)).await.unwrap();
+    assert_eq!(t.id, "ended");
+    complete(&mut c, "r", "ended", e, json!({})).await.unwrap();
+    submit(&mut c, "open", 5, &["elsewhere"], &[]).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(state(&mut c, "open").await.state, "available");
+    let gone = c
+        .get_task(pb::GetTaskRequest {
+            task_id: "ended".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), Code::NotFound, "{gone:?}");
+}

@@ -152,7 +152,42 @@ async fn sweep(
             }
         }
     }
+    refresh_open(d, now).await;
     Ok(())
+}
+
+/// The bucket's `max_age` (`dispatcher.retention`) is for ended tasks: an
+/// open task older than half of it is written again so its record never
+/// expires under it. Bounded per sweep; a CAS lost to another replica is
+/// fine (the other write refreshed it).
+async fn refresh_open(d: &Dispatcher, now: i64) {
+    const PER_SWEEP: usize = 64;
+    let stale_before = now - i64::try_from(d.cfg().retention.as_millis() / 2).unwrap_or(i64::MAX);
+    let mut done = 0;
+    for state in [
+        State::Blocked,
+        State::Queued,
+        State::Available,
+        State::Claimed,
+        State::Retrying,
+    ] {
+        for v in d.0.mirror.in_state(state) {
+            if done >= PER_SWEEP {
+                return;
+            }
+            if v.value.updated >= stale_before {
+                continue;
+            }
+            let mut next = v.value.clone();
+            next.updated = now;
+            match d.cas(v.rev, &next).await {
+                Ok(_) => done += 1,
+                Err(e) => {
+                    tracing::warn!(task = next.task.id, error = %e, "cannot refresh an old open task now");
+                }
+            }
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
