@@ -602,8 +602,28 @@ async fn invalid(
     why: &str,
     ack: &str,
 ) -> Result<(), DispatchError> {
+    dead_letter_raw(d, "invalid_task", subject, payload, seq, why).await?;
+    d.term(ack, "invalid_task").await;
+    tracing::warn!(
+        seq,
+        why,
+        "message on the tasks stream is not a task: dead-lettered"
+    );
+    Ok(())
+}
+
+/// Copies a task message that has no usable record to the dead letters
+/// (`{ns}.dead.task.invalid`) with `reason` and `why`; once per message.
+pub(crate) async fn dead_letter_raw(
+    d: &Dispatcher,
+    reason: &str,
+    subject: &str,
+    payload: &[u8],
+    seq: u64,
+    why: &str,
+) -> Result<(), DispatchError> {
     let record = json!({
-        "reason": "invalid_task",
+        "reason": reason,
         "last_error": why,
         "subject": subject,
         "task_seq": seq,
@@ -622,13 +642,7 @@ async fn invalid(
         None,
     )
     .await?;
-    d.term(ack, "invalid_task").await;
-    d.0.metrics.dead("invalid_task");
-    tracing::warn!(
-        seq,
-        why,
-        "message on the tasks stream is not a task: dead-lettered"
-    );
+    d.0.metrics.dead(reason);
     Ok(())
 }
 

@@ -312,14 +312,43 @@ async fn exhausted(
         }
     };
     let published = crate::record::ms(std::time::SystemTime::from(msg.time));
-    let id = match parse_task(msg.subject.as_str(), &msg.payload, msg.sequence, published) {
+    let subject = msg.subject.as_str();
+    let id = match parse_task(subject, &msg.payload, msg.sequence, published) {
         Ok(t) => t.id,
-        Err(_) => {
+        Err(why) => {
+            // Never a task: copied with the reason, then deleted.
+            crate::intake::dead_letter_raw(
+                d,
+                "invalid_task",
+                subject,
+                &msg.payload,
+                adv.stream_seq,
+                &why,
+            )
+            .await?;
             let _ = tasks.delete_message(adv.stream_seq).await;
             return Ok(());
         }
     };
-    if let Some(v) = crate::store::task(&d.0.kv, &id).await? {
+    let record = crate::store::task(&d.0.kv, &id).await?;
+    if record.is_none() {
+        // Delivered until exhausted without ever being taken in (intake
+        // kept failing): the message is all there is, so it is the copy.
+        let why = format!(
+            "{} deliveries and the dispatcher never took the task in",
+            adv.deliveries
+        );
+        crate::intake::dead_letter_raw(
+            d,
+            "attempts_exhausted",
+            subject,
+            &msg.payload,
+            adv.stream_seq,
+            &why,
+        )
+        .await?;
+    }
+    if let Some(v) = record {
         if !v.value.state.is_terminal() && v.value.seq == Some(adv.stream_seq) {
             let why = format!(
                 "{} deliveries without completion; last error: {}",
