@@ -80,11 +80,7 @@ impl ResultPublisher for GrpcPublisher {
                 findings: r.findings,
                 next_steps: r.next_steps,
                 update_id: opt(r.update_id),
-                fingerprint: None,
-                task_type: String::new(),
-                published_at: String::new(),
-                flagged: false,
-                filter: None,
+                ..Default::default()
             })
             .await?;
         Ok(Response::new(pb::PublishStatusResponse {
@@ -103,7 +99,6 @@ impl ResultPublisher for GrpcPublisher {
         let done = self
             .0
             .publish_result(ResultDoc {
-                result_id: String::new(),
                 task_id: l.task_id,
                 epoch: l.epoch,
                 agent_id: r.agent_id,
@@ -127,11 +122,7 @@ impl ResultPublisher for GrpcPublisher {
                         sha256: a.sha256,
                     })
                     .collect(),
-                fingerprint: None,
-                task_type: String::new(),
-                published_at: String::new(),
-                flagged: false,
-                filter: None,
+                ..Default::default()
             })
             .await?;
         Ok(Response::new(pb::PublishResultResponse {
@@ -196,15 +187,13 @@ impl ResultPublisher for GrpcPublisher {
         req: Request<pb::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
         let r = req.into_inner();
-        let since = time("since", &r.since)?.map(|ms| {
-            std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0))
-        });
+        let since_ms = time("since", &r.since)?;
         let rx = self
             .0
             .watch(WatchFilter {
                 task_id: opt(r.task_id),
                 fingerprint: opt(r.fingerprint),
-                since,
+                since_ms,
                 results_only: r.results_only,
             })
             .await?;

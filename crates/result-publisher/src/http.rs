@@ -100,11 +100,7 @@ async fn publish_status(
         findings: b.findings,
         next_steps: b.next_steps,
         update_id: b.update_id.filter(|u| !u.is_empty()),
-        fingerprint: None,
-        task_type: String::new(),
-        published_at: String::new(),
-        flagged: false,
-        filter: None,
+        ..Default::default()
     };
     match p.publish_status(doc).await {
         Ok(done) => Json(json!({"status": done.doc, "seq": done.seq, "duplicate": done.duplicate}))
@@ -139,7 +135,6 @@ async fn publish_result(
         Err(r) => return invalid(r.body_text()),
     };
     let doc = ResultDoc {
-        result_id: String::new(),
         task_id: task,
         epoch: b.epoch,
         agent_id: b.agent_id,
@@ -148,11 +143,7 @@ async fn publish_result(
         pr_url: b.pr_url.filter(|u| !u.is_empty()),
         test_results: b.test_results,
         artifacts: b.artifacts,
-        fingerprint: None,
-        task_type: String::new(),
-        published_at: String::new(),
-        flagged: false,
-        filter: None,
+        ..Default::default()
     };
     match p.publish_result(doc).await {
         Ok(done) => Json(json!({
@@ -237,17 +228,15 @@ struct WatchParams {
 }
 
 async fn watch(State(p): State<Publisher>, Query(q): Query<WatchParams>) -> Response {
-    let since = match time("since", q.since.as_ref()) {
-        Ok(ms) => ms.map(|ms| {
-            std::time::UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
-        }),
+    let since_ms = match time("since", q.since.as_ref()) {
+        Ok(ms) => ms,
         Err(r) => return *r,
     };
     let rx = match p
         .watch(WatchFilter {
             task_id: q.task.filter(|s| !s.is_empty()),
             fingerprint: q.fingerprint.filter(|s| !s.is_empty()),
-            since,
+            since_ms,
             results_only: q.results_only,
         })
         .await

@@ -35,8 +35,10 @@ pub struct FilterMark {
     pub explanation: Value,
 }
 
-/// A status update as stored on `{ns}.investigation.status.<task>`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A status update as stored on `{ns}.investigation.status.<task>`. The
+/// server fills `fingerprint`, `task_type`, `published_at` and the filter's
+/// fields; callers build the rest with `..Default::default()`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StatusDoc {
     /// The task.
     pub task_id: String,
@@ -108,8 +110,9 @@ pub struct Artifact {
 }
 
 /// A result as stored on `{ns}.results.<outcome>.<task>` and in the task's
-/// record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// record. The server fills `result_id`, `fingerprint`, `task_type`,
+/// `published_at` and the filter's fields.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResultDoc {
     /// `<task>-<epoch>`: one result per lease, and a task has one result.
     pub result_id: String,
@@ -207,15 +210,19 @@ fn url(field: &str, value: &str) -> Result<(), DispatchError> {
     Ok(())
 }
 
+fn one_of(field: &str, value: &str, known: &[&str]) -> Result<(), DispatchError> {
+    if known.contains(&value) {
+        return Ok(());
+    }
+    Err(invalid(format!(
+        "{field} {value:?} is unknown: use one of {}",
+        known.join(", ")
+    )))
+}
+
 /// Checks a status update's fields.
 pub fn validate_status(doc: &StatusDoc, cfg: &ResultsConfig) -> Result<(), DispatchError> {
-    if !STATUSES.contains(&doc.status.as_str()) {
-        return Err(invalid(format!(
-            "status {:?} is unknown: use one of {}",
-            doc.status,
-            STATUSES.join(", ")
-        )));
-    }
+    one_of("status", &doc.status, &STATUSES)?;
     text("findings", &doc.findings, cfg)?;
     if doc.next_steps.len() > MAX_NEXT_STEPS {
         return Err(invalid(format!(
@@ -243,13 +250,7 @@ pub fn validate_status(doc: &StatusDoc, cfg: &ResultsConfig) -> Result<(), Dispa
 
 /// Checks a result's fields.
 pub fn validate_result(doc: &ResultDoc, cfg: &ResultsConfig) -> Result<(), DispatchError> {
-    if !OUTCOMES.contains(&doc.outcome.as_str()) {
-        return Err(invalid(format!(
-            "outcome {:?} is unknown: use one of {}",
-            doc.outcome,
-            OUTCOMES.join(", ")
-        )));
-    }
+    one_of("outcome", &doc.outcome, &OUTCOMES)?;
     text("solution", &doc.solution, cfg)?;
     if let Some(u) = &doc.pr_url {
         url("pr_url", u)?;

@@ -266,8 +266,8 @@ impl Publisher {
     /// publishes the result. Idempotent per lease.
     pub async fn publish_result(&self, mut doc: ResultDoc) -> Result<Published, DispatchError> {
         validate_result(&doc, &self.0.cfg)?;
-        let subject = self
-            .0
+        // Both are subject tokens (checked before any work).
+        self.0
             .names
             .result_subject(&doc.outcome, &doc.task_id)
             .map_err(|e| DispatchError::InvalidArgument(e.to_string()))?;
@@ -335,11 +335,12 @@ impl Publisher {
                 });
             }
         }
+        // The first result (taken above on a retry) may name another outcome.
         let subject = self
             .0
             .names
             .result_subject(&doc.outcome, &doc.task_id)
-            .unwrap_or(subject);
+            .map_err(|e| DispatchError::Internal(e.to_string()))?;
         let payload =
             serde_json::to_vec(&doc).map_err(|e| DispatchError::Internal(e.to_string()))?;
         let msg_id = format!(
@@ -437,15 +438,12 @@ impl Publisher {
         q: &crate::index::Query,
     ) -> Result<Vec<Stored>, DispatchError> {
         let seqs = self.0.index.query(q);
-        let mut out = Vec::with_capacity(seqs.len());
         // Bounded: at most `limit` (≤ 500) reads, 16 at a time.
         use futures_util::stream::{self, StreamExt, TryStreamExt};
-        let loaded: Vec<Stored> = stream::iter(seqs.into_iter().map(|seq| self.load(seq)))
+        stream::iter(seqs.into_iter().map(|seq| self.load(seq)))
             .buffered(16)
             .try_collect()
-            .await?;
-        out.extend(loaded);
-        Ok(out)
+            .await
     }
 
     /// The status updates of a task, oldest first (at most `limit`).

@@ -4,7 +4,7 @@
 //! published. Watchers are bounded (`results.max_watchers`); a slow watcher
 //! slows only its own consumers.
 
-use std::time::SystemTime;
+use std::time::{Duration, UNIX_EPOCH};
 
 use async_nats::jetstream::consumer::{pull, DeliverPolicy};
 use faultline_core::names::stream;
@@ -22,8 +22,8 @@ pub struct WatchFilter {
     pub task_id: Option<String>,
     /// Only this fingerprint.
     pub fingerprint: Option<String>,
-    /// Start here (default: now).
-    pub since: Option<SystemTime>,
+    /// Start here, unix ms (default: now).
+    pub since_ms: Option<i64>,
     /// Only results.
     pub results_only: bool,
 }
@@ -62,9 +62,10 @@ impl Publisher {
             faultline_core::names::id_token("task id", &task)
                 .map_err(|e| DispatchError::InvalidArgument(e.to_string()))?;
         }
-        let deliver = match f.since {
-            Some(t) => DeliverPolicy::ByStartTime {
-                start_time: t.into(),
+        let deliver = match f.since_ms {
+            Some(ms) => DeliverPolicy::ByStartTime {
+                start_time: (UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
+                    .into(),
             },
             None => DeliverPolicy::New,
         };
