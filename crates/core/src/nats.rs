@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use async_nats::jetstream::ErrorCode;
 use async_nats::{jetstream, Client, ConnectOptions, Event};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -108,6 +109,41 @@ pub fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
 /// Whether `version` is at least [`MIN_SERVER_VERSION`].
 pub fn version_supported(version: &str) -> bool {
     parse_version(version).is_some_and(|v| v >= MIN_SERVER_VERSION)
+}
+
+/// Whether `err`, or any error in its source chain, is JetStream's "wrong
+/// last sequence": a compare-and-set that lost (a KV update at a stale
+/// revision, a publish whose `Nats-Expected-Last-Subject-Sequence` or
+/// `Nats-Expected-Last-Sequence` did not hold).
+///
+/// Match conflicts with this, not with `UpdateErrorKind::WrongLastRevision`
+/// or `PublishErrorKind::WrongLastSequence` alone: a replicated (clustered)
+/// stream answers with the constant form of the error, code 10164, which
+/// async-nats 0.51 reports as `Other`; only the single-server form, 10071,
+/// gets the specific kind. Found by the cluster test (`tests/cluster.rs`).
+pub fn is_wrong_last_sequence(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(api) = e.downcast_ref::<jetstream::Error>() {
+            if matches!(
+                api.error_code(),
+                ErrorCode::STREAM_WRONG_LAST_SEQUENCE
+                    | ErrorCode::STREAM_WRONG_LAST_SEQUENCE_CONSTANT
+            ) {
+                return true;
+            }
+        }
+        next = e.source();
+    }
+    false
+}
+
+/// Whether a JetStream publish failed because its expected sequence
+/// (`Nats-Expected-Last-Subject-Sequence`, `Nats-Expected-Last-Sequence`)
+/// did not hold, on a single server or on a replicated stream.
+pub fn is_publish_conflict(err: &jetstream::context::PublishError) -> bool {
+    err.kind() == jetstream::context::PublishErrorKind::WrongLastSequence
+        || is_wrong_last_sequence(err)
 }
 
 /// Backoff before attempt `n` (0-based): initial × 2ⁿ, capped.
@@ -280,6 +316,50 @@ mod tests {
         assert!(!version_supported("2.10.22"));
         assert!(!version_supported("2.9.10"));
         assert!(!version_supported("garbage"));
+    }
+
+    fn api_error(err_code: u64, description: &str) -> jetstream::Error {
+        serde_json::from_value(serde_json::json!({
+            "code": 400,
+            "err_code": err_code,
+            "description": description,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn wrong_last_sequence_in_both_forms_and_through_the_kv_error() {
+        use async_nats::jetstream::context::{PublishError, PublishErrorKind};
+        use async_nats::jetstream::kv::{UpdateError, UpdateErrorKind};
+
+        // Single server: 10071 gets its own kind.
+        let single = PublishError::with_source(
+            PublishErrorKind::WrongLastSequence,
+            api_error(10071, "wrong last sequence: 7"),
+        );
+        assert!(is_wrong_last_sequence(&single));
+        assert!(is_publish_conflict(&single));
+        // Cluster: 10164 is `Other` to async-nats, through KV as well.
+        let clustered = UpdateError::from(PublishError::with_source(
+            PublishErrorKind::Other,
+            api_error(10164, "wrong last sequence"),
+        ));
+        assert_eq!(clustered.kind(), UpdateErrorKind::Other);
+        assert!(is_wrong_last_sequence(&clustered));
+        // Anything else is not a conflict.
+        let other = PublishError::with_source(
+            PublishErrorKind::Other,
+            api_error(10077, "maximum messages exceeded"),
+        );
+        assert!(!is_wrong_last_sequence(&other));
+        assert!(!is_publish_conflict(&other));
+        assert!(is_publish_conflict(&PublishError::with_source(
+            PublishErrorKind::Other,
+            api_error(10164, "wrong last sequence"),
+        )));
+        assert!(!is_wrong_last_sequence(&PublishError::new(
+            PublishErrorKind::TimedOut
+        )));
     }
 
     #[test]
