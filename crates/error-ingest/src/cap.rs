@@ -6,6 +6,12 @@
 //! per error-ingest instance (with N replicas, at most N × cap per window).
 //! Bounded: at most `max_entries` fingerprints are tracked; when full, expired
 //! windows are dropped first, and if none has expired the oldest half goes.
+//!
+//! Only forwarded events use the cap: an admitted event whose publish failed
+//! is given back ([`FingerprintCap::refund`]). Otherwise a producer retrying
+//! through a JetStream outage (503 after 503) used up its fingerprint's cap,
+//! and its event was then answered 202 `forwarded: false` without ever being
+//! stored: acknowledged and lost (found by the cluster test, `tests/cluster.rs`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -40,6 +46,15 @@ impl FingerprintCap {
     /// Whether this occurrence of `fingerprint` is forwarded.
     pub fn admit(&self, fingerprint: &str) -> bool {
         self.admit_at(fingerprint, Instant::now())
+    }
+
+    /// Gives back one admission of `fingerprint`: the event was admitted but
+    /// not forwarded after all (its publish failed and the caller was told so).
+    pub fn refund(&self, fingerprint: &str) {
+        let mut windows = self.windows.lock().expect("cap poisoned");
+        if let Some(w) = windows.get_mut(fingerprint) {
+            w.seen = w.seen.saturating_sub(1);
+        }
     }
 
     fn admit_at(&self, fingerprint: &str, now: Instant) -> bool {
@@ -86,6 +101,22 @@ mod tests {
         assert!(!c.admit_at("a", t));
         assert!(c.admit_at("b", t), "fingerprints are independent");
         assert!(c.admit_at("a", t + Duration::from_secs(10)), "a new window");
+    }
+
+    #[test]
+    fn a_refunded_admission_does_not_count() {
+        let c = FingerprintCap::new(2, Duration::from_secs(10), 100);
+        let t = Instant::now();
+        // A producer retrying through an outage: every attempt is admitted
+        // and then refunded because its publish failed.
+        for _ in 0..50 {
+            assert!(c.admit_at("a", t));
+            c.refund("a");
+        }
+        assert!(c.admit_at("a", t), "the first stored event is forwarded");
+        assert!(c.admit_at("a", t));
+        assert!(!c.admit_at("a", t), "two forwarded: the cap holds");
+        c.refund("unknown");
     }
 
     #[test]

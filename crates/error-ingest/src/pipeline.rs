@@ -255,6 +255,9 @@ impl Ingestor {
                 })
             }
             Err(reason) => {
+                // Not forwarded after all: the caller retries, and that
+                // retry must not find the cap used up by this attempt.
+                inner.cap.refund(&fp);
                 if counted.is_some() {
                     if let Err(err) = inner.counter.undo(&fp).await {
                         tracing::warn!(fingerprint = %fp, error = %err, "cannot take back the count of an event JetStream refused");
