@@ -10,9 +10,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage};
+use async_nats::jetstream::{self, message::PublishMessage};
 use bytes::Bytes;
 use faultline_core::config::DispatcherConfig;
+use faultline_core::nats::is_publish_conflict;
 use faultline_core::Names;
 use faultline_event::task::{Origin, Task, TaskContext};
 use faultline_injection_filter::{filter_mark, Decision, Thresholds};
@@ -145,16 +146,16 @@ impl Dispatcher {
                 .js
                 .send_publish(subject.clone(), publish)
                 .await
-                .map_err(|e| (e.kind(), e.to_string()))?;
+                .map_err(|e| (is_publish_conflict(&e), e.to_string()))?;
             ack.await
                 .map(|a| a.sequence)
-                .map_err(|e| (e.kind(), e.to_string()))
+                .map_err(|e| (is_publish_conflict(&e), e.to_string()))
         };
         match tokio::time::timeout(self.0.publish_timeout, fut).await {
             Ok(Ok(seq)) => Ok(seq),
-            Ok(Err((PublishErrorKind::WrongLastSequence, _))) => Err(DispatchError::AlreadyExists(
-                format!("{subject} already has a record"),
-            )),
+            Ok(Err((true, _))) => Err(DispatchError::AlreadyExists(format!(
+                "{subject} already has a record"
+            ))),
             Ok(Err((_, e))) => Err(DispatchError::Unavailable(format!(
                 "publish to {subject}: {e}"
             ))),

@@ -7,8 +7,11 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use async_nats::jetstream::kv::{self, CreateErrorKind, Operation, UpdateErrorKind};
+use async_nats::jetstream::kv::{self, Operation, UpdateErrorKind};
+use async_nats::jetstream::stream::LastRawMessageErrorKind;
 use async_nats::jetstream::{self, stream::StorageType};
+use bytes::Bytes;
+use faultline_core::nats::is_wrong_last_sequence;
 use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
 use serde::de::DeserializeOwned;
@@ -17,6 +20,9 @@ use tokio::sync::{watch, Notify};
 
 use crate::error::DispatchError;
 use crate::record::{task_key, AgentRecord, State, TaskRecord};
+
+/// The header a KV delete or purge marker carries.
+const KV_OPERATION: &str = "KV-Operation";
 
 /// A value read from the bucket with the revision a CAS must name.
 #[derive(Debug, Clone)]
@@ -76,38 +82,63 @@ impl Kv {
         Ok(Self { store })
     }
 
-    /// Reads `key`.
+    /// Reads `key` from the stream leader.
+    ///
+    /// Not through `kv::Store::entry`: that is a direct get, which any
+    /// replica of a replicated bucket may answer, also a follower that has
+    /// not applied the last write yet; a lease just claimed then looked stale
+    /// to the next call (found by the cluster test, `tests/cluster.rs`).
+    /// `STREAM.MSG.GET` is answered by the leader: a read sees every write
+    /// that was acknowledged before it.
     pub async fn get<T: DeserializeOwned>(
         &self,
         key: &str,
     ) -> Result<Option<Versioned<T>>, DispatchError> {
-        let entry = self
-            .store
-            .entry(key)
-            .await
-            .map_err(|e| DispatchError::Unavailable(format!("KV get {key}: {e}")))?;
-        match entry {
-            Some(e) if e.operation == Operation::Put => {
-                let value = serde_json::from_slice(&e.value).map_err(|err| {
+        match self.read(key).await? {
+            Some((rev, Some(bytes))) => {
+                let value = serde_json::from_slice(&bytes).map_err(|err| {
                     DispatchError::Internal(format!("KV {key} is corrupt: {err}"))
                 })?;
-                Ok(Some(Versioned {
-                    rev: e.revision,
-                    value,
-                }))
+                Ok(Some(Versioned { rev, value }))
             }
             _ => Ok(None),
         }
     }
 
-    /// Creates `key` only if absent.
+    /// The last revision of `key` and its value (`None` for a delete or
+    /// purge marker); `None` when the key was never written.
+    async fn read(&self, key: &str) -> Result<Option<(u64, Option<Bytes>)>, DispatchError> {
+        let subject = format!("{}{key}", self.store.prefix);
+        match self
+            .store
+            .stream
+            .get_last_raw_message_by_subject(&subject)
+            .await
+        {
+            Ok(msg) => {
+                let removed = msg
+                    .headers
+                    .get(KV_OPERATION)
+                    .is_some_and(|op| matches!(op.as_str(), "DEL" | "PURGE"));
+                Ok(Some((msg.sequence, (!removed).then_some(msg.payload))))
+            }
+            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
+            Err(e) => Err(DispatchError::Unavailable(format!("KV get {key}: {e}"))),
+        }
+    }
+
+    /// Creates `key` only if absent (never written, or deleted).
     pub async fn create<T: Serialize>(&self, key: &str, value: &T) -> Result<Cas, DispatchError> {
-        let bytes =
-            serde_json::to_vec(value).map_err(|e| DispatchError::Internal(e.to_string()))?;
-        match self.store.create(key, bytes.into()).await {
-            Ok(rev) => Ok(Cas::Done(rev)),
-            Err(e) if e.kind() == CreateErrorKind::AlreadyExists => Ok(Cas::Conflict),
-            Err(e) => Err(DispatchError::Unavailable(format!("KV create {key}: {e}"))),
+        let bytes: Bytes = serde_json::to_vec(value)
+            .map_err(|e| DispatchError::Internal(e.to_string()))?
+            .into();
+        if let Cas::Done(rev) = self.update_bytes(key, bytes.clone(), 0).await? {
+            return Ok(Cas::Done(rev));
+        }
+        match self.read(key).await? {
+            // A deleted key may be created again, at the marker's revision.
+            Some((rev, None)) => self.update_bytes(key, bytes, rev).await,
+            _ => Ok(Cas::Conflict),
         }
     }
 
@@ -120,9 +151,19 @@ impl Kv {
     ) -> Result<Cas, DispatchError> {
         let bytes =
             serde_json::to_vec(value).map_err(|e| DispatchError::Internal(e.to_string()))?;
-        match self.store.update(key, bytes.into(), rev).await {
+        self.update_bytes(key, bytes.into(), rev).await
+    }
+
+    async fn update_bytes(&self, key: &str, bytes: Bytes, rev: u64) -> Result<Cas, DispatchError> {
+        match self.store.update(key, bytes, rev).await {
             Ok(rev) => Ok(Cas::Done(rev)),
-            Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => Ok(Cas::Conflict),
+            // A replicated bucket reports the conflict as 10164, which
+            // async-nats does not classify (see `is_wrong_last_sequence`).
+            Err(e)
+                if e.kind() == UpdateErrorKind::WrongLastRevision || is_wrong_last_sequence(&e) =>
+            {
+                Ok(Cas::Conflict)
+            }
             Err(e) => Err(DispatchError::Unavailable(format!("KV update {key}: {e}"))),
         }
     }

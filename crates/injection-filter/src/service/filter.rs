@@ -5,8 +5,9 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage};
+use async_nats::jetstream::{self, message::PublishMessage};
 use async_nats::HeaderMap;
+use faultline_core::nats::is_publish_conflict;
 use faultline_core::Names;
 use faultline_event::task::{self, Origin, Task};
 use faultline_event::{headers, ErrorEvent, Limits};
@@ -252,12 +253,13 @@ impl Filter {
                 .js
                 .send_publish(subject.clone(), message)
                 .await
-                .map_err(|e| (e.kind(), e.to_string()))?;
-            ack.await.map_err(|e| (e.kind(), e.to_string()))
+                .map_err(|e| (is_publish_conflict(&e), e.to_string()))?;
+            ack.await
+                .map_err(|e| (is_publish_conflict(&e), e.to_string()))
         };
         match tokio::time::timeout(self.publish_timeout, publish).await {
             Ok(Ok(ack)) => Ok(ack),
-            Ok(Err((PublishErrorKind::WrongLastSequence, _))) => Err(PublishFailure::Conflict),
+            Ok(Err((true, _))) => Err(PublishFailure::Conflict),
             Ok(Err((_, msg))) => Err(PublishFailure::Unavailable(format!(
                 "publish to {subject}: {msg}"
             ))),
