@@ -188,12 +188,13 @@ pub async fn run(d: Dispatcher, mut shutdown: ShutdownSignal) {
 }
 
 /// The window: how many tasks this replica holds available right now.
-fn owned_available(d: &Dispatcher) -> usize {
-    d.0.mirror
-        .in_state(State::Available)
-        .iter()
-        .filter(|v| v.value.owner.as_deref() == Some(d.0.instance.as_str()))
-        .count()
+/// Whether this replica holds fewer available tasks than its window.
+fn room(d: &Dispatcher) -> bool {
+    let window = d.cfg().window;
+    let owned = d.0.mirror.count_in_state(State::Available, window, |r| {
+        r.owner.as_deref() == Some(d.0.instance.as_str())
+    });
+    owned < window
 }
 
 async fn consume(d: &Dispatcher, shutdown: &mut ShutdownSignal) -> Result<(), String> {
@@ -233,7 +234,7 @@ async fn consume(d: &Dispatcher, shutdown: &mut ShutdownSignal) -> Result<(), St
     let limit = 64;
     let result = loop {
         // Hold at most `window` available tasks; claims free the window.
-        let room = owned_available(d) < d.cfg().window;
+        let room = room(d);
         tokio::select! {
             biased;
             () = shutdown.wait() => break Ok(()),

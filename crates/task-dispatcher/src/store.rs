@@ -291,6 +291,27 @@ impl Mirror {
             .collect()
     }
 
+    /// How many records in `state` (a non-terminal one) match `keep`,
+    /// counting no further than `limit`. Clones nothing: the intake loop
+    /// asks this on every pass.
+    pub fn count_in_state(
+        &self,
+        state: State,
+        limit: usize,
+        mut keep: impl FnMut(&TaskRecord) -> bool,
+    ) -> usize {
+        let open = self.open.read().expect("mirror poisoned");
+        let Some(ids) = open.get(&state) else {
+            return 0;
+        };
+        let tasks = self.tasks.read().expect("mirror poisoned");
+        ids.iter()
+            .filter_map(|id| tasks.get(id))
+            .filter(|v| v.value.state == state && keep(&v.value))
+            .take(limit)
+            .count()
+    }
+
     /// Every record that matches `keep`.
     pub fn select(&self, mut keep: impl FnMut(&TaskRecord) -> bool) -> Vec<Versioned<TaskRecord>> {
         self.tasks
