@@ -2,6 +2,10 @@
 //! nats-server and redis-server processes plus the faultline binaries,
 //! configured through the environment exactly as users configure them.
 //!
+//! A stack runs on one nats-server ([`Stack::start`]) or on a JetStream
+//! cluster ([`Stack::on_cluster`]: every process gets all node URLs and the
+//! streams are provisioned with one replica per node).
+//!
 //! The binaries must be built first (`cargo build --workspace --bins`;
 //! `make test` does it).
 
@@ -13,7 +17,7 @@ use std::time::Duration;
 use faultline_core::config::{RedisConfig, Url};
 use faultline_core::names::{Names, Namespace, ServiceName};
 use faultline_core::readiness::Readiness;
-use faultline_testkit::{binary, free_port, NatsServer, RedisServer, ServiceProcess};
+use faultline_testkit::{binary, free_port, NatsCluster, NatsServer, RedisServer, ServiceProcess};
 
 /// Readiness TTL used by the scenarios.
 pub const TTL: Duration = Duration::from_secs(3);
@@ -24,11 +28,37 @@ pub const POLL: Duration = Duration::from_millis(200);
 /// Shutdown grace period used by the scenarios.
 pub const GRACE: Duration = Duration::from_secs(5);
 
+/// The NATS a [`Stack`] runs on: one server or a cluster.
+pub trait StackNats: std::fmt::Debug {
+    /// What `NATS_URL` is set to (comma-separated node URLs for a cluster).
+    fn nats_url(&self) -> String;
+    /// Stream replicas to provision (`FAULTLINE_PROVISION__REPLICAS`).
+    fn replicas(&self) -> usize;
+}
+
+impl StackNats for NatsServer {
+    fn nats_url(&self) -> String {
+        self.url()
+    }
+    fn replicas(&self) -> usize {
+        1
+    }
+}
+
+impl StackNats for NatsCluster {
+    fn nats_url(&self) -> String {
+        self.url()
+    }
+    fn replicas(&self) -> usize {
+        self.len()
+    }
+}
+
 /// Real servers, a namespace, and a port pair per service.
 #[derive(Debug)]
-pub struct Stack {
-    /// The NATS server.
-    pub nats: NatsServer,
+pub struct Stack<N: StackNats = NatsServer> {
+    /// The NATS server (or cluster).
+    pub nats: N,
     /// The Redis server.
     pub redis: RedisServer,
     /// The namespace of this stack.
@@ -43,7 +73,24 @@ pub const API_KEY: &str = "e2e-test-key";
 impl Stack {
     /// Starts nats-server and redis-server on free ports.
     pub fn start(namespace: &str) -> Self {
-        let nats = NatsServer::start().expect("start nats-server");
+        Self::with_nats(NatsServer::start().expect("start nats-server"), namespace)
+    }
+}
+
+impl Stack<NatsCluster> {
+    /// Starts a JetStream cluster of `nodes` nats-servers and a redis-server.
+    /// Every process is given all node URLs and provisions streams with
+    /// `nodes` replicas.
+    pub fn on_cluster(namespace: &str, nodes: usize) -> Self {
+        Self::with_nats(
+            NatsCluster::start(nodes).expect("start nats-server cluster"),
+            namespace,
+        )
+    }
+}
+
+impl<N: StackNats> Stack<N> {
+    fn with_nats(nats: N, namespace: &str) -> Self {
         let redis = RedisServer::start().expect("start redis-server");
         let ports = ServiceName::ALL
             .into_iter()
@@ -76,7 +123,7 @@ impl Stack {
     /// The environment every process of this stack gets.
     pub fn env(&self) -> Vec<(String, String)> {
         let mut env = vec![
-            ("NATS_URL".to_owned(), self.nats.url()),
+            ("NATS_URL".to_owned(), self.nats.nats_url()),
             ("REDIS_URL".to_owned(), self.redis.url()),
             ("NATS_NAMESPACE".to_owned(), self.namespace.clone()),
             (
@@ -114,6 +161,12 @@ impl Stack {
                 ),
             ),
         ];
+        if self.nats.replicas() > 1 {
+            env.push((
+                "FAULTLINE_PROVISION__REPLICAS".to_owned(),
+                self.nats.replicas().to_string(),
+            ));
+        }
         for s in ServiceName::ALL {
             let key = s.config_key().to_ascii_uppercase();
             env.push((
@@ -139,6 +192,40 @@ impl Stack {
         let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
         ServiceProcess::spawn(&bin(service.binary()), &[], &env)
             .unwrap_or_else(|e| panic!("spawn {service}: {e}"))
+    }
+
+    /// Starts another replica of a service on its own free ports (gRPC,
+    /// admin and, for error-ingest, HTTP) as instance `instance`; returns
+    /// the process and its gRPC address. The stack's own addresses keep
+    /// pointing at the first replica.
+    pub fn spawn_replica(
+        &self,
+        service: ServiceName,
+        instance: &str,
+        extra: &[(&str, &str)],
+    ) -> Replica {
+        let key = service.config_key().to_ascii_uppercase();
+        let grpc = format!("127.0.0.1:{}", free_port());
+        let admin = format!("127.0.0.1:{}", free_port());
+        let http = format!("127.0.0.1:{}", free_port());
+        let (grpc_key, admin_key) = (
+            format!("FAULTLINE_SERVICES__{key}__GRPC_ADDR"),
+            format!("FAULTLINE_SERVICES__{key}__ADMIN_ADDR"),
+        );
+        let mut env: Vec<(&str, &str)> = vec![
+            ("FAULTLINE_INSTANCE", instance),
+            (&grpc_key, &grpc),
+            (&admin_key, &admin),
+        ];
+        if service == ServiceName::ErrorIngest {
+            env.push(("FAULTLINE_INGEST__HTTP_ADDR", &http));
+        }
+        env.extend_from_slice(extra);
+        Replica {
+            process: self.spawn_with(service, &env),
+            grpc_addr: grpc.clone(),
+            http_addr: (service == ServiceName::ErrorIngest).then_some(http.clone()),
+        }
     }
 
     /// Starts a service binary with the stack's environment.
@@ -205,6 +292,17 @@ impl Stack {
             TTL,
         )
     }
+}
+
+/// A further replica of a service, from [`Stack::spawn_replica`].
+#[derive(Debug)]
+pub struct Replica {
+    /// The running binary.
+    pub process: ServiceProcess,
+    /// Its gRPC address.
+    pub grpc_addr: String,
+    /// Its HTTP address (error-ingest only).
+    pub http_addr: Option<String>,
 }
 
 /// A finished process.
