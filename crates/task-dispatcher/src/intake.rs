@@ -231,6 +231,7 @@ async fn consume(d: &Dispatcher, shutdown: &mut ShutdownSignal) -> Result<(), St
         .map_err(|e| format!("cannot pull from {stream_name}: {e}"))?;
     tracing::info!(stream = stream_name, consumer = CONSUMER, "taking tasks");
     let mut in_hand = FuturesUnordered::new();
+    let mut order = FingerprintOrder::default();
     let limit = 64;
     let result = loop {
         // Hold at most `window` available tasks; claims free the window.
@@ -238,9 +239,18 @@ async fn consume(d: &Dispatcher, shutdown: &mut ShutdownSignal) -> Result<(), St
         tokio::select! {
             biased;
             () = shutdown.wait() => break Ok(()),
-            Some(()) = in_hand.next(), if !in_hand.is_empty() => {}
-            item = messages.next(), if room && in_hand.len() < limit => match item {
-                Some(Ok(msg)) => in_hand.push(handle(d, msg)),
+            Some(fingerprint) = in_hand.next(), if !in_hand.is_empty() => {
+                if let Some(next) = order.done(fingerprint) {
+                    in_hand.push(handle(d, next));
+                }
+            }
+            item = messages.next(), if room && in_hand.len() + order.waiting() < limit => match item {
+                Some(Ok(msg)) => {
+                    let fingerprint = fingerprint_of(&msg.payload);
+                    if let Some(msg) = order.admit(msg, fingerprint) {
+                        in_hand.push(handle(d, msg));
+                    }
+                }
                 Some(Err(err)) => break Err(format!("pulling from {stream_name}: {err}")),
                 None => break Err(format!("pull subscription on {stream_name} ended")),
             },
@@ -251,7 +261,85 @@ async fn consume(d: &Dispatcher, shutdown: &mut ShutdownSignal) -> Result<(), St
     result
 }
 
-async fn handle(d: &Dispatcher, msg: Message) {
+/// Messages of one fingerprint are taken in stream order, one at a time:
+/// the first error of a fingerprint opens its task and the later ones attach
+/// to it, as they arrived (taken concurrently, any of them could win the
+/// race for the fingerprint record). Messages of other fingerprints, and
+/// those without one, go on concurrently.
+struct FingerprintOrder<M> {
+    /// Fingerprints with a message in hand, and the messages behind it.
+    busy: std::collections::HashMap<String, std::collections::VecDeque<M>>,
+    waiting: usize,
+}
+
+impl<M> Default for FingerprintOrder<M> {
+    fn default() -> Self {
+        Self {
+            busy: std::collections::HashMap::new(),
+            waiting: 0,
+        }
+    }
+}
+
+impl<M> FingerprintOrder<M> {
+    /// A message to take now, or `None` when it waits behind its fingerprint.
+    fn admit(&mut self, msg: M, fingerprint: Option<String>) -> Option<(M, Option<String>)> {
+        let Some(fp) = fingerprint else {
+            return Some((msg, None));
+        };
+        match self.busy.get_mut(&fp) {
+            Some(queue) => {
+                queue.push_back(msg);
+                self.waiting += 1;
+                None
+            }
+            None => {
+                self.busy
+                    .insert(fp.clone(), std::collections::VecDeque::new());
+                Some((msg, Some(fp)))
+            }
+        }
+    }
+
+    /// A message of `fingerprint` was taken: the next one behind it, if any.
+    fn done(&mut self, fingerprint: Option<String>) -> Option<(M, Option<String>)> {
+        let fp = fingerprint?;
+        let queue = self.busy.get_mut(&fp)?;
+        match queue.pop_front() {
+            Some(next) => {
+                self.waiting -= 1;
+                Some((next, Some(fp)))
+            }
+            None => {
+                self.busy.remove(&fp);
+                None
+            }
+        }
+    }
+
+    /// Messages held back.
+    fn waiting(&self) -> usize {
+        self.waiting
+    }
+}
+
+/// The fingerprint a task message names (both task shapes carry it at the
+/// top level), read without building the task.
+fn fingerprint_of(payload: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Hint {
+        fingerprint: Option<String>,
+    }
+    serde_json::from_slice::<Hint>(payload).ok()?.fingerprint
+}
+
+/// Takes one message; returns its fingerprint (for [`FingerprintOrder`]).
+async fn handle(d: &Dispatcher, (msg, fingerprint): (Message, Option<String>)) -> Option<String> {
+    take(d, msg).await;
+    fingerprint
+}
+
+async fn take(d: &Dispatcher, msg: Message) {
     let Ok(info) = msg.info() else {
         tracing::warn!("task message without JetStream metadata ignored");
         return;
@@ -650,6 +738,31 @@ pub(crate) async fn dead_letter_raw(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_message_per_fingerprint_in_hand_in_arrival_order() {
+        let fp = |s: &str| Some(s.to_owned());
+        let mut o = FingerprintOrder::default();
+        assert_eq!(o.admit(1, fp("a")), Some((1, fp("a"))));
+        assert_eq!(o.admit(2, fp("a")), None, "waits behind 1");
+        assert_eq!(o.admit(3, None), Some((3, None)), "no fingerprint: at once");
+        assert_eq!(o.admit(4, fp("b")), Some((4, fp("b"))));
+        assert_eq!(o.admit(5, fp("a")), None);
+        assert_eq!(o.waiting(), 2);
+        assert_eq!(o.done(None), None);
+        assert_eq!(o.done(fp("a")), Some((2, fp("a"))));
+        assert_eq!(o.done(fp("a")), Some((5, fp("a"))));
+        assert_eq!(o.waiting(), 0);
+        assert_eq!(o.done(fp("a")), None);
+        assert_eq!(o.admit(6, fp("a")), Some((6, fp("a"))), "a is free again");
+        assert_eq!(o.done(fp("b")), None);
+        assert!(o.busy.contains_key("a") && !o.busy.contains_key("b"));
+        assert_eq!(
+            fingerprint_of(br#"{"task_id":"t","fingerprint":"v1:x","title":"y"}"#),
+            fp("v1:x")
+        );
+        assert_eq!(fingerprint_of(b"not json"), None);
+    }
 
     #[test]
     fn seed_shaped_tasks_are_read() {
