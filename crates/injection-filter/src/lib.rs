@@ -1,4 +1,7 @@
 //! Prompt-injection filter for error events: a pure library (no I/O, no clock).
+//! The service built on it (NATS consumers, gRPC and HTTP) is the module
+//! [`service`], behind the default feature `service`; the other services use
+//! the scanner with `default-features = false`.
 //!
 //! [`scan_text`] and [`scan_fields`] return a [`Verdict`]: pass, flag or reject, a score and an
 //! explanation (rule hits with the view they matched in and their span in the original text,
@@ -8,6 +11,8 @@ pub mod event;
 pub mod model;
 pub mod normalize;
 pub mod rules;
+#[cfg(feature = "service")]
+pub mod service;
 pub mod verdict;
 
 pub use event::{event_fields, explanation_json, filter_mark, scan_event, snippet};

@@ -5,15 +5,13 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::{explanation_json, filter_mark, scan_event, snippet, Decision, Thresholds, Verdict};
 use async_nats::jetstream::{self, message::PublishMessage};
 use async_nats::HeaderMap;
 use faultline_core::nats::is_publish_conflict;
 use faultline_core::Names;
 use faultline_event::task::{self, Origin, Task};
 use faultline_event::{headers, ErrorEvent, Limits};
-use faultline_injection_filter::{
-    explanation_json, filter_mark, scan_event, snippet, Decision, Thresholds, Verdict,
-};
 use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -114,7 +112,7 @@ impl Filter {
                 let record = json!({
                     "reason": REASON_INVALID,
                     "error": { "code": err.code(), "message": err.to_string() },
-                    "snippet": faultline_injection_filter::event::snippet_of(&String::from_utf8_lossy(src.payload), 0),
+                    "snippet": crate::event::snippet_of(&String::from_utf8_lossy(src.payload), 0),
                     "timestamp": now_rfc3339(),
                     "source": origin,
                     "payload": String::from_utf8_lossy(src.payload),

@@ -1,6 +1,6 @@
 //! `faultline.filter.v1.InjectionFilter` over gRPC.
 
-use faultline_injection_filter::{scan_event, scan_fields_with, scan_text_with, Decision, Verdict};
+use crate::{scan_event, scan_fields_with, scan_text_with, Decision, Verdict};
 use faultline_proto::faultline::filter::v1 as pb;
 use tonic::{Request, Response, Status};
 

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use super::filter::Filter;
 use super::grpc::ScanInput;
 use super::review::{Rejection, ReleaseRecord, ReviewError};
-use faultline_injection_filter::explanation_json;
+use crate::explanation_json;
 
 /// The routes, for the admin port.
 pub(crate) fn router(filter: Filter, max_body: usize) -> Router {

@@ -9,10 +9,10 @@ mod metrics;
 mod review;
 mod worker;
 
+use crate::Thresholds;
 use faultline_core::service::{App, BoxError, Context};
 use faultline_core::shutdown::ShutdownSignal;
 use faultline_event::Limits;
-use faultline_injection_filter::Thresholds;
 use faultline_proto::faultline::filter::v1::injection_filter_server::InjectionFilterServer;
 
 use filter::Filter;
@@ -66,8 +66,8 @@ impl FilterApp {
             streams = ?streams,
             reject = thresholds.reject,
             flag = thresholds.flag,
-            model = faultline_injection_filter::model::MODEL_VERSION,
-            rules = faultline_injection_filter::rules::RULESET_VERSION,
+            model = crate::model::MODEL_VERSION,
+            rules = crate::rules::RULESET_VERSION,
             "injection filter configured"
         );
         Ok(Self {

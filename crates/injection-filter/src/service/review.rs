@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::filter::{fp_headers, now_rfc3339, Filter, PublishFailure, Source};
-use faultline_injection_filter::{filter_mark, scan_event};
+use crate::{filter_mark, scan_event};
 
 /// A release is re-sent (never duplicated) only within this time of its
 /// record: the TASKS stream's duplicate window (2 minutes) minus a margin.
