@@ -37,6 +37,7 @@ test: tools build ## Run the whole test suite against real nats-server and redis
 bench: tools ## Run the benchmarks (release build; each starts its own servers and prints a table)
 	$(CARGO) bench -p faultline-error-ingest --bench ingest
 	$(CARGO) bench -p faultline-task-dispatcher --bench dispatch
+	$(CARGO) bench -p faultline-tests --bench pipeline
 
 FUZZ_SECONDS ?= 60
 FUZZ_ARGS ?= -max_len=32768
