@@ -49,6 +49,40 @@ pub struct Inner {
     pub(crate) thresholds: Thresholds,
     pub(crate) metrics: DispatchMetrics,
     pub(crate) publish_timeout: Duration,
+    /// Tasks a claim of this replica is trying to take right now (see
+    /// [`Reservation`]).
+    pub(crate) claiming: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+/// A task one claim of this replica is taking: the other claims here pass
+/// it by. Concurrent claims all rank the same best tasks first; without
+/// this they race for the same record and all but one lose a round trip to
+/// the failed compare-and-set (the claim latency's tail with many agents).
+/// Claims on other replicas are still settled by the CAS.
+struct Reservation<'a> {
+    set: &'a std::sync::Mutex<std::collections::HashSet<String>>,
+    id: String,
+}
+
+impl<'a> Reservation<'a> {
+    fn take(
+        set: &'a std::sync::Mutex<std::collections::HashSet<String>>,
+        id: &str,
+    ) -> Option<Self> {
+        set.lock()
+            .expect("claims poisoned")
+            .insert(id.to_owned())
+            .then(|| Self {
+                set,
+                id: id.to_owned(),
+            })
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.set.lock().expect("claims poisoned").remove(&self.id);
+    }
 }
 
 /// A successful claim.
@@ -447,16 +481,25 @@ impl Dispatcher {
             tokio::pin!(changed);
             changed.as_mut().enable();
             let now = now_ms();
-            let candidates =
-                self.0
-                    .mirror
-                    .candidates(&agent.capabilities, types, now, self.cfg().aging, 8);
+            // Enough candidates to get past those other claims here hold.
+            let busy = self.0.claiming.lock().expect("claims poisoned").len();
+            let candidates = self.0.mirror.candidates(
+                &agent.capabilities,
+                types,
+                now,
+                self.cfg().aging,
+                8 + busy,
+            );
             for cand in candidates {
                 // Only an available task can be claimed; the CAS makes sure
                 // it is still the record we looked at.
                 if cand.value.state != State::Available {
                     continue;
                 }
+                let Some(_reserved) = Reservation::take(&self.0.claiming, &cand.value.task.id)
+                else {
+                    continue;
+                };
                 let mut next = cand.value.clone();
                 next.state = State::Claimed;
                 next.epoch += 1;

@@ -84,6 +84,7 @@ impl DispatcherApp {
             thresholds,
             metrics: metrics::DispatchMetrics::register(&ctx.metrics),
             publish_timeout: ctx.config.filter.publish_timeout,
+            claiming: std::sync::Mutex::default(),
         }));
         ctx.app_status
             .not_ready("loading task state from the KV bucket");
