@@ -312,9 +312,23 @@ impl Dispatcher {
     where
         F: FnMut(&TaskRecord) -> Result<TaskRecord, DispatchError>,
     {
+        // First from this replica's mirror: usually current (this replica's
+        // own writes reach it at once), and then a round trip is saved. The
+        // CAS names the mirror's revision, so a stale copy can only make it
+        // fail, never write over a newer record; a refusal decided on the
+        // copy is decided again on the leader's record.
+        let mut guess = self.0.mirror.get(id);
         for _ in 0..16 {
-            let cur = self.record(id).await?;
-            let next = change(&cur.value)?;
+            let from_mirror = guess.is_some();
+            let cur = match guess.take() {
+                Some(v) => v,
+                None => self.record(id).await?,
+            };
+            let next = match change(&cur.value) {
+                Ok(next) => next,
+                Err(_) if from_mirror => continue,
+                Err(e) => return Err(e),
+            };
             if self.cas(cur.rev, &next).await?.is_some() {
                 return Ok(next);
             }
@@ -604,6 +618,8 @@ impl Dispatcher {
         let mut already = None;
         let changed = self
             .change(task_id, |cur| {
+                // Called again on a newer record after a refusal or a conflict.
+                already = None;
                 if completed_by_caller(cur) {
                     already = Some(cur.clone());
                     return Err(lease_refused(cur, agent_id, epoch));
