@@ -386,8 +386,18 @@ pub(crate) async fn intake(
         Ok(t) => t,
         Err(why) => return invalid(d, subject, payload, seq, &why, ack).await,
     };
+    // The first delivery of a task this replica's mirror (loaded, and fed
+    // by the bucket's watch) has never seen is taken as new without asking
+    // the leader: its record is created by CAS, so if the id was taken
+    // after all (submitted through another replica a moment ago), the
+    // create fails and the record is read. Redeliveries always read.
+    let mut surely_new = delivered <= 1 && d.0.mirror.is_synced() && !d.0.mirror.contains(&task.id);
     for _ in 0..16 {
-        let existing = store::task(&d.0.kv, &task.id).await?;
+        let existing = if std::mem::take(&mut surely_new) {
+            None
+        } else {
+            store::task(&d.0.kv, &task.id).await?
+        };
         let done = match existing {
             None => new_task(d, &task, seq, delivered, ack).await?,
             Some(v) => known_task(d, v, seq, delivered, ack).await?,
