@@ -1,8 +1,9 @@
 //! The task-dispatcher on real NATS and Redis: leases that survive dying
 //! agents, stale completions refused, retries and dead letters with their
 //! reason, replay once, dependencies, cycles, priorities, capability routing,
-//! one open task per fingerprint, two replicas sharing the work, kill -9, and
-//! the seed's HTTP calls.
+//! one open task per fingerprint, two replicas sharing the work, kill -9,
+//! the seed's HTTP calls, the maximum attempt time, fingerprint suppression
+//! and the replay budget.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -965,4 +966,175 @@ async fn open_tasks_outlive_the_record_retention_and_ended_ones_expire() {
         .await
         .unwrap_err();
     assert_eq!(gone.code(), Code::NotFound, "{gone:?}");
+}
+
+/// Polls a task until it is in `want` (or the deadline passes); a task not
+/// taken in yet is polled again too.
+async fn wait_state(c: &mut Client, task: &str, want: &str, within: Duration) -> pb::TaskStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        let s = c
+            .get_task(pb::GetTaskRequest {
+                task_id: task.into(),
+            })
+            .await
+            .map(tonic::Response::into_inner);
+        let done = Instant::now() > deadline;
+        match s {
+            Ok(s) if s.state == want || done => return s,
+            Err(e) if e.code() != Code::NotFound || done => panic!("task {task}: {e}"),
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+async fn submit_fp(c: &mut Client, id: &str, fingerprint: &str) -> Result<String, tonic::Status> {
+    let mut task = spec(id, 5, &[], &[]);
+    task.fingerprint = fingerprint.into();
+    c.submit_task(pb::SubmitTaskRequest {
+        task: Some(task),
+        job_id: String::new(),
+    })
+    .await
+    .map(|r| r.into_inner().state)
+}
+
+async fn dead_letter_of(c: &mut Client, task: &str) -> u64 {
+    state(c, task).await.dead_letter_id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attempt_time_suppression_and_replay_budget() {
+    let stack = Stack::start("lim");
+    init(&stack);
+    let _d = start(
+        &stack,
+        &[
+            ("FAULTLINE_DISPATCHER__MAX_ATTEMPT_TIME", "2s"),
+            ("FAULTLINE_DISPATCHER__SUPPRESS_AFTER_DEAD", "2"),
+            ("FAULTLINE_DISPATCHER__REPLAY_BUDGET", "1"),
+        ],
+    )
+    .await;
+    let mut c = client_at(&stack.grpc_addr(TaskDispatcher)).await;
+    register(&mut c, "slow", &[], 4).await;
+    let _alive = keep_alive(&c, "slow");
+
+    // The maximum attempt time revokes a lease even while its agent
+    // heartbeats; the old epoch can no longer complete.
+    submit(&mut c, "long", 5, &[], &[]).await;
+    let (t, e1) = claim(&mut c, "slow", Duration::from_secs(5))
+        .await
+        .expect("long");
+    assert_eq!(t.id, "long");
+    let claimed_at = Instant::now();
+    let revoked = wait_state(&mut c, "long", "available", Duration::from_secs(8)).await;
+    let held_for = claimed_at.elapsed();
+    assert_eq!(revoked.state, "available", "{revoked:?}");
+    assert!(
+        held_for >= Duration::from_secs(2),
+        "revoked after {held_for:?}, before the 2 s attempt time"
+    );
+    assert!(
+        revoked.last_error.starts_with("attempt_time_exceeded"),
+        "{revoked:?}"
+    );
+    let stale = complete(&mut c, "slow", "long", e1, json!({}))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::FailedPrecondition, "{stale}");
+    let (t, e2) = claim(&mut c, "slow", Duration::from_secs(5))
+        .await
+        .expect("long again");
+    assert_eq!((t.id.as_str(), e2), ("long", e1 + 1));
+    complete(&mut c, "slow", "long", e2, json!({}))
+        .await
+        .unwrap();
+
+    // A fingerprint whose tasks dead-letter twice stops spawning tasks
+    // until a person clears it.
+    let fp = "v1:flaky-import";
+    for id in ["fp-1", "fp-2"] {
+        assert_eq!(submit_fp(&mut c, id, fp).await.unwrap(), "available");
+        let (t, e) = claim(&mut c, "slow", Duration::from_secs(5))
+            .await
+            .expect(id);
+        assert_eq!(t.id, id);
+        let f = fail(&mut c, "slow", id, e, "schema missing", true, 0).await;
+        assert_eq!(f.state, "dead");
+    }
+    let refused = submit_fp(&mut c, "fp-3", fp).await.unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused}");
+    assert!(refused.message().contains("suppressed"), "{refused}");
+    // Straight from NATS, as the seed scripts publish: kept, not handed out.
+    let js = jetstream::new(async_nats::connect(stack.nats.url()).await.unwrap());
+    let body = json!({"task_id": "fp-4", "title": "Import failed", "fingerprint": fp});
+    js.publish("lim.tasks.investigation", body.to_string().into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let held = wait_state(&mut c, "fp-4", "suppressed", Duration::from_secs(5)).await;
+    assert_eq!(held.state, "suppressed", "{held:?}");
+    assert!(claim(&mut c, "slow", Duration::from_millis(500))
+        .await
+        .is_none());
+    let unnamed = c
+        .clear_fingerprint(pb::ClearFingerprintRequest {
+            fingerprint: fp.into(),
+            operator: String::new(),
+            reason: "fixed".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unnamed.code(), Code::InvalidArgument);
+    c.clear_fingerprint(pb::ClearFingerprintRequest {
+        fingerprint: fp.into(),
+        operator: "dana".into(),
+        reason: "schema restored".into(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(submit_fp(&mut c, "fp-5", fp).await.unwrap(), "available");
+    let (t, e) = claim(&mut c, "slow", Duration::from_secs(5))
+        .await
+        .expect("fp-5");
+    assert_eq!(t.id, "fp-5");
+    complete(&mut c, "slow", "fp-5", e, json!({}))
+        .await
+        .unwrap();
+
+    // The replay budget (1): a task replayed once and dead again is not
+    // replayed a second time.
+    let dl = dead_letter_of(&mut c, "fp-1").await;
+    assert!(dl > 0);
+    let r = c
+        .replay_dead_letter(pb::ReplayDeadLetterRequest {
+            id: dl,
+            operator: "dana".into(),
+            reason: "retry after the fix".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(r.replayed);
+    assert_eq!(r.replays_left, 0);
+    let (t, e) = claim(&mut c, "slow", Duration::from_secs(5))
+        .await
+        .expect("replayed fp-1");
+    assert_eq!(t.id, "fp-1");
+    fail(&mut c, "slow", "fp-1", e, "still broken", true, 0).await;
+    let again = dead_letter_of(&mut c, "fp-1").await;
+    assert!(again > dl, "a new dead letter: {again} after {dl}");
+    let over = c
+        .replay_dead_letter(pb::ReplayDeadLetterRequest {
+            id: again,
+            operator: "dana".into(),
+            reason: "once more".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(over.code(), Code::FailedPrecondition, "{over}");
+    assert!(over.message().contains("budget"), "{over}");
+    assert_eq!(state(&mut c, "fp-1").await.state, "dead");
 }
