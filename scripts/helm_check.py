@@ -70,6 +70,8 @@ INVALID = {
     "no memory limit": {"services": {"errorIngest": {"resources": {"limits": {"cpu": "1", "memory": None}}}}},
     "a digest that is not sha256": {"image": {"digest": "latest"}},
     "an unknown log format": {"config": {"logFormat": "xml"}},
+    "a webhook port out of range": {"results": {"webhookPorts": [70000]}},
+    "a webhook secret inline": {"results": {"webhooksSecret": {"name": "h", "key": "k", "value": "s3cr3t"}}},
 }
 
 failures: list[str] = []
@@ -145,6 +147,25 @@ def check_promises(profile: str, docs: list[dict], values: dict) -> None:
             if not (sc.get("readOnlyRootFilesystem") and sc.get("allowPrivilegeEscalation") is False
                     and "ALL" in sc.get("capabilities", {}).get("drop", [])):
                 fail(f"{profile}: {name} container is not hardened: {sc}")
+    # Webhooks: the Secret is mounted into the result-publisher only, its file named by env,
+    # and the result-publisher alone may reach the receivers' ports.
+    hooks_secret = values.get("results", {}).get("webhooksSecret", {}).get("name")
+    for d in deployments:
+        pod = d["spec"]["template"]["spec"]
+        component = d["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component")
+        mounted = any(v.get("secret", {}).get("secretName") == hooks_secret for v in pod.get("volumes", []))
+        named = any(e["name"] == "FAULTLINE_RESULTS__WEBHOOKS_FILE" for e in pod["containers"][0].get("env", []))
+        want = bool(hooks_secret) and component == "result-publisher"
+        if (bool(hooks_secret) and mounted) != want or named != want:
+            fail(f"{profile}: {d['metadata']['name']}: webhooks Secret mounted={mounted}, file named={named}, expected {want}")
+    if hooks_secret and values.get("networkPolicy", {}).get("enabled", True):
+        for d in docs:
+            if d["kind"] != "NetworkPolicy":
+                continue
+            ports = {p.get("port") for rule in d["spec"].get("egress", []) for p in rule.get("ports", [])}
+            is_rp = d["metadata"]["name"].endswith("-result-publisher")
+            if (443 in ports) != is_rp:
+                fail(f"{profile}: NetworkPolicy {d['metadata']['name']} egress to 443: {443 in ports}, expected {is_rp}")
     hooks = [d for d in docs if d["kind"] == "Job" and "pre-install" in
              d["metadata"].get("annotations", {}).get("helm.sh/hook", "")]
     if not hooks:
