@@ -568,6 +568,36 @@ async fn errors_become_tasks_then_results_seen_by_watchers_and_webhooks() {
     assert!(sse_text.contains("event: result"), "{sse_text}");
     assert!(sse_text.contains("event: status"), "{sse_text}");
 
+    // A watcher that reconnects with the cursor of an event it saw gets
+    // exactly what came after it: nothing lost, nothing repeated.
+    let seen: Vec<rpb::WatchEvent> = watched.lock().unwrap().clone();
+    let cut = seen.len() / 2;
+    let mut resumed = results
+        .watch(rpb::WatchRequest {
+            resume: seen[cut].cursor.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut after = Vec::new();
+    while let Ok(Ok(Some(e))) =
+        tokio::time::timeout(Duration::from_millis(1500), resumed.message()).await
+    {
+        after.push((e.kind, e.seq));
+    }
+    let expected: Vec<(String, u64)> = seen[cut + 1..]
+        .iter()
+        .map(|e| (e.kind.clone(), e.seq))
+        .collect();
+    assert_eq!(after, expected, "resumed after {}", seen[cut].cursor);
+    let (status, body) = get(
+        &stack.admin_addr(ResultPublisher),
+        "/v1/watch?resume=not-a-cursor",
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+
     // Webhooks: every result, third try, once, signed; every try recorded.
     eventually(
         "every result reaches the webhook",

@@ -188,12 +188,20 @@ impl ResultPublisher for GrpcPublisher {
     ) -> Result<Response<Self::WatchStream>, Status> {
         let r = req.into_inner();
         let since_ms = time("since", &r.since)?;
+        let resume = match opt(r.resume) {
+            Some(c) => Some(
+                c.parse()
+                    .map_err(|e: String| Status::invalid_argument(format!("resume: {e}")))?,
+            ),
+            None => None,
+        };
         let rx = self
             .0
             .watch(WatchFilter {
                 task_id: opt(r.task_id),
                 fingerprint: opt(r.fingerprint),
                 since_ms,
+                resume,
                 results_only: r.results_only,
             })
             .await?;
@@ -205,6 +213,7 @@ impl ResultPublisher for GrpcPublisher {
                 subject: e.subject,
                 seq: e.seq,
                 json: e.json.to_string(),
+                cursor: e.cursor.to_string(),
             })
         });
         Ok(Response::new(Box::pin(stream)))

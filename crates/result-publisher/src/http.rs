@@ -5,8 +5,9 @@
 //! - `POST /v1/tasks/{task}/result`  `{epoch, agent_id, outcome, solution, pr_url, test_results, artifacts}`
 //! - `GET  /v1/tasks/{task}/result`, `GET /v1/tasks/{task}/status`
 //! - `GET  /v1/results?task=&fingerprint=&outcome=&since=&until=&flagged=&limit=`
-//! - `GET  /v1/watch?task=&fingerprint=&since=&results_only=` (SSE: `event:
-//!   status|result`, `id: <kind>-<seq>`, `data: <json>`)
+//! - `GET  /v1/watch?task=&fingerprint=&since=&resume=&results_only=` (SSE: `event:
+//!   status|result`, `id: <cursor>`, `data: <json>`; a reconnect with
+//!   `Last-Event-ID: <cursor>`, or `?resume=<cursor>`, continues right after it)
 //! - `GET  /v1/webhooks/deliveries?task=&webhook=&limit=`
 //!
 //! Errors: `{"error": {"code", "message"}}` with 400, 404, 409 (stale lease),
@@ -223,20 +224,39 @@ struct WatchParams {
     task: Option<String>,
     fingerprint: Option<String>,
     since: Option<String>,
+    resume: Option<String>,
     #[serde(default)]
     results_only: bool,
 }
 
-async fn watch(State(p): State<Publisher>, Query(q): Query<WatchParams>) -> Response {
+async fn watch(
+    State(p): State<Publisher>,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<WatchParams>,
+) -> Response {
     let since_ms = match time("since", q.since.as_ref()) {
         Ok(ms) => ms,
         Err(r) => return *r,
+    };
+    // An EventSource sends the id of the last event it saw when it
+    // reconnects; `?resume=` does the same for other clients.
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or(q.resume)
+        .filter(|s| !s.is_empty());
+    let resume = match resume.map(|c| c.parse()) {
+        None => None,
+        Some(Ok(c)) => Some(c),
+        Some(Err(e)) => return invalid(format!("Last-Event-ID / resume: {e}")),
     };
     let rx = match p
         .watch(WatchFilter {
             task_id: q.task.filter(|s| !s.is_empty()),
             fingerprint: q.fingerprint.filter(|s| !s.is_empty()),
             since_ms,
+            resume,
             results_only: q.results_only,
         })
         .await
@@ -249,7 +269,7 @@ async fn watch(State(p): State<Publisher>, Query(q): Query<WatchParams>) -> Resp
             Ok::<_, Infallible>(
                 SseEvent::default()
                     .event(e.kind)
-                    .id(format!("{}-{}", e.kind, e.seq))
+                    .id(e.cursor.to_string())
                     .data(e.json.to_string()),
             )
         });
