@@ -47,10 +47,10 @@ use faultline_error_ingest::auth::stored_form;
 use faultline_error_ingest::IngestApp;
 use faultline_injection_filter::service::FilterApp;
 use faultline_task_dispatcher::DispatcherApp;
+use faultline_testkit::bench::{env_usize, percentile};
+use faultline_testkit::http::Conn;
 use faultline_testkit::{eventually, free_port, NatsServer, RedisServer};
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 const KEY: &str = "bench-key";
@@ -59,13 +59,6 @@ const PAYLOAD_BYTES: usize = 2048;
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Seconds of offered load per fixed-rate run (before the `BENCH_EVENTS` cap).
 const FIXED_SECONDS: f64 = 3.0;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// The marker of event `i` of run `run`, found again in its task record.
 fn marker(run: u32, i: usize) -> String {
@@ -144,14 +137,6 @@ fn bodies(run: u32, n: usize) -> Arc<Vec<Vec<u8>>> {
             .map(|i| event(&marker(run, i), &format!("e2e-{run}-{i}")))
             .collect(),
     )
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 /// One run's outcome.
@@ -371,60 +356,6 @@ async fn raw_chain(nats_url: &str, names: &Names, n: usize, tag: &str) -> Outcom
 
 // ---- pipeline --------------------------------------------------------------
 
-/// One keep-alive HTTP/1.1 connection.
-struct Conn {
-    reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
-    writer: tokio::net::tcp::OwnedWriteHalf,
-    addr: String,
-}
-
-impl Conn {
-    async fn open(addr: &str) -> Self {
-        let stream = TcpStream::connect(addr).await.expect("connect");
-        stream.set_nodelay(true).ok();
-        let (r, w) = stream.into_split();
-        Self {
-            reader: BufReader::new(r),
-            writer: w,
-            addr: addr.to_owned(),
-        }
-    }
-
-    async fn post(&mut self, body: &[u8]) -> u16 {
-        let head = format!(
-            "POST /v1/errors HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            self.addr,
-            body.len()
-        );
-        self.writer.write_all(head.as_bytes()).await.expect("write");
-        self.writer.write_all(body).await.expect("write");
-        let mut line = String::new();
-        self.reader.read_line(&mut line).await.expect("status line");
-        let status: u16 = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .expect("status");
-        let mut length = 0usize;
-        loop {
-            line.clear();
-            self.reader.read_line(&mut line).await.expect("header");
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = l.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    length = v.trim().parse().expect("length");
-                }
-            }
-        }
-        let mut body = vec![0u8; length];
-        self.reader.read_exact(&mut body).await.expect("body");
-        status
-    }
-}
-
 /// Tasks seen on the dispatch bucket: (run, event, when), first put or not.
 type Seen = mpsc::UnboundedReceiver<(u32, usize, Instant)>;
 
@@ -466,7 +397,7 @@ async fn flat_out(http: &str, seen_rx: &mut Seen, run: u32, n: usize, conns: usi
     for _ in 0..conns {
         let (addr, next, bodies) = (http.to_owned(), next.clone(), bodies.clone());
         clients.push(tokio::spawn(async move {
-            let mut conn = Conn::open(&addr).await;
+            let mut conn = Conn::open(&addr, KEY).await;
             let mut sent = Vec::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
@@ -474,7 +405,7 @@ async fn flat_out(http: &str, seen_rx: &mut Seen, run: u32, n: usize, conns: usi
                     return sent;
                 }
                 let t = Instant::now();
-                let status = conn.post(&bodies[i]).await;
+                let status = conn.post("/v1/errors", &bodies[i]).await;
                 sent.push((i, t, status == 202));
             }
         }));
@@ -498,14 +429,14 @@ async fn fixed_load(
     for _ in 0..conns {
         let (addr, rx, bodies) = (http.to_owned(), rx.clone(), bodies.clone());
         clients.push(tokio::spawn(async move {
-            let mut conn = Conn::open(&addr).await;
+            let mut conn = Conn::open(&addr, KEY).await;
             let mut sent = Vec::new();
             loop {
                 let next = rx.lock().await.recv().await;
                 let Some((i, scheduled)) = next else {
                     return sent;
                 };
-                let status = conn.post(&bodies[i]).await;
+                let status = conn.post("/v1/errors", &bodies[i]).await;
                 sent.push((i, scheduled, status == 202));
             }
         }));

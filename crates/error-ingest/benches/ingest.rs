@@ -29,19 +29,12 @@ use faultline_core::shutdown::Shutdown;
 use faultline_core::ServiceName;
 use faultline_error_ingest::auth::stored_form;
 use faultline_error_ingest::IngestApp;
+use faultline_testkit::bench::{env_usize, percentile};
+use faultline_testkit::http::Conn;
 use faultline_testkit::{eventually, free_port, NatsServer, RedisServer};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 
 const KEY: &str = "bench-key";
 const PAYLOAD_BYTES: usize = 2048;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// A 2 KiB event; `fingerprint` selects its group.
 fn event(unique: usize, fingerprint: &str) -> Vec<u8> {
@@ -66,14 +59,6 @@ struct Stats {
     rate: f64,
     p50: Duration,
     p99: Duration,
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
 }
 
 fn stats(count: usize, elapsed: Duration, mut lat: Vec<Duration>) -> Stats {
@@ -115,67 +100,6 @@ async fn raw_baseline(js: &jetstream::Context, subject: &str, n: usize, window: 
     stats(n, started.elapsed(), lat)
 }
 
-/// One keep-alive HTTP/1.1 connection.
-struct Conn {
-    reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
-    writer: tokio::net::tcp::OwnedWriteHalf,
-    addr: String,
-}
-
-impl Conn {
-    async fn open(addr: &str) -> Self {
-        let stream = TcpStream::connect(addr).await.expect("connect");
-        stream.set_nodelay(true).ok();
-        let (r, w) = stream.into_split();
-        Self {
-            reader: BufReader::new(r),
-            writer: w,
-            addr: addr.to_owned(),
-        }
-    }
-
-    async fn post(&mut self, body: &[u8]) -> u16 {
-        self.post_to("/v1/errors", body).await
-    }
-
-    async fn post_to(&mut self, path: &str, body: &[u8]) -> u16 {
-        let head = format!(
-            "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            self.addr,
-            body.len()
-        );
-        self.writer.write_all(head.as_bytes()).await.expect("write");
-        self.writer.write_all(body).await.expect("write");
-        let mut line = String::new();
-        self.reader.read_line(&mut line).await.expect("status line");
-        let status: u16 = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .expect("status");
-        let mut length = 0usize;
-        loop {
-            line.clear();
-            self.reader.read_line(&mut line).await.expect("header");
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = l.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    length = v.trim().parse().expect("length");
-                }
-            }
-        }
-        let mut body = vec![0u8; length];
-        self.reader.read_exact(&mut body).await.expect("body");
-        status
-    }
-}
-
-/// Closed loop: `conns` connections each sending as fast as replies come.
-/// `duplicates` of the events share one fingerprint. Bodies are built before
-/// the clock starts, so the load generator spends its CPU on sending.
 async fn flat_out(addr: &str, n: usize, conns: usize, duplicates: f64) -> Stats {
     let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
         (0..n)
@@ -196,7 +120,7 @@ async fn flat_out(addr: &str, n: usize, conns: usize, duplicates: f64) -> Stats 
     for _ in 0..conns {
         let (addr, next, bodies) = (addr.to_owned(), next.clone(), bodies.clone());
         tasks.push(tokio::spawn(async move {
-            let mut conn = Conn::open(&addr).await;
+            let mut conn = Conn::open(&addr, KEY).await;
             let mut lat = Vec::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
@@ -204,7 +128,7 @@ async fn flat_out(addr: &str, n: usize, conns: usize, duplicates: f64) -> Stats 
                     return lat;
                 }
                 let t = Instant::now();
-                let status = conn.post(&bodies[i]).await;
+                let status = conn.post("/v1/errors", &bodies[i]).await;
                 assert_eq!(status, 202, "flat out: status {status}");
                 lat.push(t.elapsed());
             }
@@ -241,7 +165,7 @@ async fn batched(addr: &str, n: usize, conns: usize, per_batch: usize) -> Stats 
     for _ in 0..conns {
         let (addr, next, batches) = (addr.to_owned(), next.clone(), batches.clone());
         tasks.push(tokio::spawn(async move {
-            let mut conn = Conn::open(&addr).await;
+            let mut conn = Conn::open(&addr, KEY).await;
             let mut lat = Vec::new();
             loop {
                 let b = next.fetch_add(1, Ordering::Relaxed);
@@ -249,7 +173,7 @@ async fn batched(addr: &str, n: usize, conns: usize, per_batch: usize) -> Stats 
                     return lat;
                 }
                 let t = Instant::now();
-                let status = conn.post_to("/v1/errors:batch", &batches[b]).await;
+                let status = conn.post("/v1/errors:batch", &batches[b]).await;
                 assert_eq!(status, 200, "batch: status {status}");
                 lat.push(t.elapsed());
             }
@@ -273,10 +197,10 @@ async fn fixed_load(addr: &str, n: usize, rate: f64, conns: usize) -> Stats {
     for _ in 0..conns {
         let (addr, rx, bodies) = (addr.to_owned(), rx.clone(), bodies.clone());
         tasks.push(tokio::spawn(async move {
-            let mut conn = Conn::open(&addr).await;
+            let mut conn = Conn::open(&addr, KEY).await;
             let mut lat = Vec::new();
             while let Some((i, scheduled)) = rx.recv().await {
-                let status = conn.post(&bodies[i]).await;
+                let status = conn.post("/v1/errors", &bodies[i]).await;
                 assert_eq!(status, 202, "fixed load: status {status}");
                 lat.push(scheduled.elapsed());
             }

@@ -21,6 +21,7 @@ use faultline_core::shutdown::Shutdown;
 use faultline_core::{Names, Namespace, ServiceName};
 use faultline_proto::faultline::dispatch::v1 as pb;
 use faultline_task_dispatcher::DispatcherApp;
+use faultline_testkit::bench::{env_usize, percentile};
 use faultline_testkit::{eventually, free_port, NatsServer, RedisServer};
 use futures_util::StreamExt;
 use pb::task_dispatcher_client::TaskDispatcherClient;
@@ -31,14 +32,6 @@ struct Run {
     rate: f64,
     p50: Duration,
     p99: Duration,
-}
-
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 fn task_body(i: usize) -> Vec<u8> {
@@ -124,8 +117,8 @@ async fn raw(
     lat.sort();
     Run {
         rate,
-        p50: pct(&lat, 0.5),
-        p99: pct(&lat, 0.99),
+        p50: percentile(&lat, 0.5),
+        p99: percentile(&lat, 0.99),
     }
 }
 
@@ -197,8 +190,8 @@ async fn dispatched(
     lat.sort();
     Run {
         rate,
-        p50: pct(&lat, 0.5),
-        p99: pct(&lat, 0.99),
+        p50: percentile(&lat, 0.5),
+        p99: percentile(&lat, 0.99),
     }
 }
 
@@ -213,10 +206,7 @@ fn main() {
 async fn run() {
     // TEST_LOG=1 RUST_LOG=warn shows the dispatcher's logs.
     faultline_core::telemetry::init_for_tests();
-    let n: usize = std::env::var("BENCH_TASKS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(4000);
+    let n = env_usize("BENCH_TASKS", 4000);
     let nats = NatsServer::start().expect("nats-server");
     let redis = RedisServer::start().expect("redis-server");
     let client = async_nats::connect(nats.url()).await.expect("nats");

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 /// A response.
@@ -134,5 +134,73 @@ fn dechunk(mut data: &[u8]) -> std::io::Result<Vec<u8>> {
         }
         out.extend_from_slice(&data[..size]);
         data = &data[size + 2..];
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection that POSTs JSON with a bearer key and
+/// reads each answer whole (`Content-Length` bodies only): the load client of
+/// the benchmarks, cheap enough not to be what they measure.
+#[derive(Debug)]
+pub struct Conn {
+    reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    writer: tokio::net::tcp::OwnedWriteHalf,
+    addr: String,
+    key: String,
+}
+
+impl Conn {
+    /// Connects to `addr` (host:port); every request carries `Bearer <key>`.
+    ///
+    /// # Panics
+    /// When the connection fails.
+    pub async fn open(addr: &str, key: &str) -> Self {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        stream.set_nodelay(true).ok();
+        let (r, w) = stream.into_split();
+        Self {
+            reader: BufReader::new(r),
+            writer: w,
+            addr: addr.to_owned(),
+            key: key.to_owned(),
+        }
+    }
+
+    /// POSTs `body` to `path`; returns the status (the body is read and dropped).
+    ///
+    /// # Panics
+    /// When the connection fails or the answer is not HTTP/1.1.
+    pub async fn post(&mut self, path: &str, body: &[u8]) -> u16 {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            self.addr,
+            self.key,
+            body.len()
+        );
+        self.writer.write_all(head.as_bytes()).await.expect("write");
+        self.writer.write_all(body).await.expect("write");
+        let mut line = String::new();
+        self.reader.read_line(&mut line).await.expect("status line");
+        let status: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("status");
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line).await.expect("header");
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = l.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse().expect("length");
+                }
+            }
+        }
+        let mut body = vec![0u8; length];
+        self.reader.read_exact(&mut body).await.expect("body");
+        status
     }
 }

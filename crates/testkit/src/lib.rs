@@ -5,6 +5,7 @@
 //! binaries as child processes with captured output, and offers [`eventually`] to poll
 //! asynchronous conditions in integration tests.
 
+pub mod bench;
 pub mod http;
 
 use std::collections::BTreeSet;
