@@ -7,6 +7,7 @@
 //! explanation (rule hits with the view they matched in and their span in the original text,
 //! plus the strongest model features).
 
+pub mod address;
 pub mod event;
 pub mod model;
 pub mod normalize;
@@ -14,6 +15,15 @@ pub mod rules;
 #[cfg(feature = "service")]
 pub mod service;
 pub mod verdict;
+
+/// Builds the scanner's tables (automata, regexes, model weights) now instead of during the
+/// first scan, which would otherwise take tens of milliseconds. Services call it at start; the
+/// evaluator calls it before it starts timing.
+pub fn warm_up() {
+    rules::warm_up();
+    model::warm_up();
+    address::warm_up();
+}
 
 pub use event::{event_fields, explanation_json, filter_mark, scan_event, snippet};
 pub use verdict::{

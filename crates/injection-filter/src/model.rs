@@ -364,6 +364,12 @@ fn rot13_char(c: char) -> char {
     }
 }
 
+/// Loads the shipped weights and builds the word table now (see [`crate::warm_up`]).
+pub(crate) fn warm_up() {
+    shipped();
+    word_table();
+}
+
 fn word_table() -> &'static WordTable {
     static T: OnceLock<WordTable> = OnceLock::new();
     T.get_or_init(|| {

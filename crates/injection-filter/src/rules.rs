@@ -1642,6 +1642,11 @@ fn trigger_tables() -> TriggerTables {
     (lits, masks, lines, pattern_groups)
 }
 
+/// Builds the automata and regexes now (see [`crate::warm_up`]).
+pub(crate) fn warm_up() {
+    compiled();
+}
+
 fn compiled() -> &'static Compiled {
     static C: OnceLock<Compiled> = OnceLock::new();
     C.get_or_init(|| {

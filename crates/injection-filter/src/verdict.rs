@@ -2,8 +2,8 @@
 
 use std::ops::Range;
 
-use crate::model;
 use crate::rules::{scan, RULESET_VERSION};
+use crate::{address, model};
 
 /// Logit offset of the rule score: with no rule hit and a neutral model the score is low.
 const RULE_BIAS: f32 = -3.0;
@@ -77,7 +77,9 @@ pub struct Explanation {
     pub rules: Vec<RuleHit>,
     /// Log-aware suppressions that cancelled rule hits.
     pub suppressions: Vec<String>,
-    /// Model features with the largest contribution (name, contribution).
+    /// Model features with the largest contribution (name, contribution). When the model
+    /// decided alone on a text whose only sign of addressing its reader was a cue of
+    /// [`crate::address`], that cue is last, named `addr:<form>:<text>`, contribution 0.
     pub top_features: Vec<(String, f32)>,
     /// For [`scan_fields`]: the field whose scan gave the score (`<joined>`
     /// when it was all fields together).
@@ -139,15 +141,26 @@ pub fn scan_text_with_model(
     // The model alone may only flag a text that does not address its reader at all (no rule
     // hit, no "you", no AI-addressing word, no imperative): injections must talk to the agent.
     let mut model_p = sigmoid(m.logit);
-    if hits.is_empty() && m.address_signals == 0 {
-        model_p = model_p.min(MODEL_ONLY_CAP);
+    // Cues beyond the model's counts (a request mid-line, a question, spelled-out words) are
+    // looked for only when they could change the verdict.
+    let mut cue = None;
+    if hits.is_empty() && m.address_signals == 0 && model_p > MODEL_ONLY_CAP {
+        cue = address::reader_cue(&vs);
+        if cue.is_none() {
+            model_p = MODEL_ONLY_CAP;
+        }
     }
     if hits.is_empty() {
         model_p = model_p.min(thresholds.model_alone_max);
     }
     let score = rule_p.max(model_p);
     let top_features = if score >= thresholds.flag {
-        m.top_features
+        let mut top = m.top_features;
+        // The cue that let the model decide alone: it opens the gate, it adds nothing.
+        if let Some(c) = cue {
+            top.push((format!("addr:{}:{}", c.form, c.text), 0.0));
+        }
+        top
     } else {
         Vec::new()
     };

@@ -99,6 +99,8 @@ impl App for FilterApp {
     }
 
     async fn run(self, shutdown: ShutdownSignal) -> Result<(), BoxError> {
+        // The scanner's tables are built before the first event, not during it.
+        tokio::task::spawn_blocking(crate::warm_up).await?;
         let mut workers = tokio::task::JoinSet::new();
         for stream in self.streams {
             workers.spawn(worker::run(
