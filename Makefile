@@ -71,8 +71,18 @@ compose-test: build ## Run docker-compose.yml for real and check it (hadolint, s
 helm-check: build ## Render, lint, schema-check, validate and policy-check the Helm chart (every profile)
 	@scripts/helm-check.sh
 
+.PHONY: model-check
+model-check: ## Regenerate the filter's training data and retrain it: both must equal what is shipped
+	@mkdir -p .run/model-check
+	python3 crates/injection-filter/tools/gen_train.py --out .run/model-check/generated.jsonl
+	cmp .run/model-check/generated.jsonl crates/injection-filter/data/train/generated.jsonl
+	$(CARGO) run --release --no-default-features -p faultline-injection-filter --bin injection-train -- \
+		--out .run/model-check/weights.bin crates/injection-filter/data/train/*.jsonl
+	cmp .run/model-check/weights.bin crates/injection-filter/model/weights.bin
+	@echo "model-check: training data and weights reproduce byte for byte"
+
 .PHONY: ci
-ci: lint docs test compose-test helm-check ## What CI runs: lint, docs, tests, compose test, chart checks
+ci: lint docs test model-check compose-test helm-check ## What CI runs: lint, docs, tests, model reproducibility, compose test, chart checks
 
 .PHONY: clean
 clean: ## Remove build output and local run data (.run/)
