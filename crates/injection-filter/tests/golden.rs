@@ -380,6 +380,9 @@ fn log_text_with_the_same_forms_passes() {
         "could not connect to server: Connection refused. Is the server running on host \
          \"localhost\" (127.0.0.1) and accepting TCP/IP connections on port 5432?",
         "WARN deprecated flag --legacy. Run the migration with `make migrate` before upgrading.",
+        // What an agent writes back (results are scanned too).
+        "added a null check before calling parse_order()\ncargo test --workspace\n12 passed, 0 failed\n\
+         write a regression test",
     ] {
         let v = scan_text(text);
         assert_eq!(v.decision, Decision::Pass, "{text:?} -> {v:?}");

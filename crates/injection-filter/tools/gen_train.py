@@ -949,6 +949,45 @@ def trace4(rng, msg):
     return f"{rng.choice(['ArgumentError', 'NoMethodError', 'RuntimeError'])} ({msg})\n" + "\n".join(fr)
 
 
+# What agents write back (results, status updates, next steps): the filter scans those too, and they
+# address humans ("deploy the fix", "make test") without being injections.
+FIX4 = ["guarded the failing access in {fn}", "added a null check before calling {fn}", "fixed the off-by-one in {fn}",
+        "retried the {w} call with backoff", "took the lock before updating {w} in {fn}", "reverted commit {hex}",
+        "pinned {pkg} to the previous minor version", "handled the empty {w} case in {fn}", "increased the {w} timeout to {n} ms",
+        "validated the {w} field before parsing", "closed the {w} connection in a finally block", "escaped the {w} value in the query",
+        "removed the stale {w} cache entry on update", "made {fn} idempotent", "moved the {w} migration before the deploy step"]
+STATUS4 = ["reproduced locally", "could not reproduce on staging", "root cause is a race in {fn}", "waiting for review",
+           "the {w} service returns 500 for empty input", "bisected to commit {hex}", "flaky test, fails 1 in {n} runs",
+           "blocked on access to the {w} logs", "needs a decision on the {w} schema change"]
+NEXT4 = ["write a test", "add a regression test for {fn}", "deploy the fix to staging", "monitor error rates for 24h",
+         "ask the {w} team to review", "update the runbook", "backport to release {n}.{n}", "remove the feature flag next sprint",
+         "run the load test again", "check the dashboards after the deploy"]
+CMDS4 = ["make test", "cargo test --workspace", "pytest -q", "npm test", "go test ./...", "mvn -q verify", "bundle exec rspec",
+         "dotnet test", "./gradlew check", "tox -e py311"]
+SUMMARY4 = ["all green", "{n} passed, 0 failed", "all tests pass", "green on CI", "{n} passed, 1 skipped", "no regressions",
+            "passes locally and on CI"]
+
+
+def report4(rng):
+    fn = rng.choice(FUNCS).strip("_") + "()"
+    hexs = hexid(rng, 7)
+
+    def f(t):
+        return fill(rng, t).replace("{fn}", fn).replace("{hex}", hexs).replace("{pkg}", rng.choice(PKGS4))
+
+    parts = [f(rng.choice(FIX4 + STATUS4))]
+    if rng.random() < 0.5:
+        parts.append(f"https://git.example.com/{rng.choice(SERVICES)}/pull/{rng.randint(1, 999)}")
+    if rng.random() < 0.6:
+        parts.append(rng.choice(CMDS4))
+        parts.append(f(rng.choice(SUMMARY4)))
+    if rng.random() < 0.4:
+        parts.append(f(rng.choice(NEXT4)))
+    if rng.random() < 0.3:
+        parts = [p[0].upper() + p[1:] for p in parts]
+    return "\n".join(parts)
+
+
 def request4(rng):
     t, p = rng.choice(TOPICS4), rng.choice(PERSONAS4)
     c = rng.choice(CONSTRAINTS4).replace("{k}", str(rng.randint(2, 5))).replace("{k0}", str(rng.choice([50, 100, 200]))).replace("{p}", p)
@@ -1043,12 +1082,14 @@ def main4(rng, n4):
             r = rng.random()
             if r < 0.25:
                 text = trace_place4(rng, errsent4(rng))
-            elif r < 0.4:
+            elif r < 0.35:
                 # A long Python traceback ending in (or chaining through) library-style messages.
                 t = long_trace(rng).split("\n")
                 text = "\n".join(t[:-1] + [f"{rng.choice(['ValueError', 'TypeError', 'RuntimeError'])}: {errsent4(rng)}"])
                 if rng.random() < 0.4:
                     text += "\n\nThe above exception was the direct cause of the following exception:\n\n" + trace4(rng, errsent4(rng))
+            elif r < 0.5:
+                text = report4(rng)
             else:
                 msg = fill(rng, rng.choice(BENIGN4)) if r < 0.7 else errsent4(rng) if r < 0.85 else benign_msg2(rng)
                 text = place4(rng, msg, FIELDS4)
