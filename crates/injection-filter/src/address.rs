@@ -12,9 +12,10 @@
 //! Every pattern is a [`regex::Regex`] (linear time) run on the views of the text that keep
 //! its words (raw, decoded, revealed, folded, skeleton, de-leeted, decoded blobs).
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
-use regex::Regex;
+use regex::{Regex, RegexSet};
 
 use crate::normalize::{View, ViewKind};
 
@@ -102,9 +103,11 @@ pub struct Cue {
 
 struct Patterns {
     /// On lowercased text: a request opening a clause (text start, after sentence
-    /// punctuation, a quote, `=`, `>`, a bracket or ` - `), a wh-question ending in `?`
-    /// within its sentence, a run of ten single letters.
+    /// punctuation, a quote, `=`, `>`, a bracket or ` - `), the start of a wh-question, a run
+    /// of ten single letters. All ASCII word boundaries: the lazy DFA runs them in one pass.
     lower: [(&'static str, Regex); 3],
+    /// The three `lower` patterns in one pass (most texts match none).
+    lower_set: RegexSet,
     /// On text as written: a capitalised request anywhere ("… in store Describe the …").
     cased: Regex,
 }
@@ -132,26 +135,30 @@ fn patterns() -> &'static Patterns {
             })
             .collect();
         let re = |s: String| Regex::new(&s).expect("address cue pattern");
+        let lower = [
+            (
+                "request",
+                re(format!(
+                    r#"(?:^|[.!?:;=>"'\n(\[]\s*|\s-\s)(?:{verbs}) (?:{objects})(?-u:\b)"#
+                )),
+            ),
+            (
+                "question",
+                re(format!(
+                    r"(?:^|[^\w./\-])(?:{}) (?:{})(?-u:\b)",
+                    alt(WH),
+                    alt(AUX)
+                )),
+            ),
+            ("spelled", re(r"(?:^|\W)(?:[a-z] ){10}".to_string())),
+        ];
+        let lower_set =
+            RegexSet::new(lower.iter().map(|(_, r)| r.as_str())).expect("address cue patterns");
         Patterns {
-            lower: [
-                (
-                    "request",
-                    re(format!(
-                        r#"(?:^|[.!?:;=>"'\n(\[]\s*|\s-\s)(?:{verbs}) (?:{objects})\b"#
-                    )),
-                ),
-                (
-                    "question",
-                    re(format!(
-                        r#"(?:^|[^\w./\-])(?:{}) (?:{})\b[^.!?\n"]{{0,200}}\?"#,
-                        alt(WH),
-                        alt(AUX)
-                    )),
-                ),
-                ("spelled", re(r"(?:^|\W)(?:[a-z] ){10}".to_string())),
-            ],
+            lower,
+            lower_set,
             cased: re(format!(
-                r"(?:^|[^\w./\-])(?:{}) (?:{objects})\b",
+                r"(?:^|[^\w./\-])(?:{}) (?:{objects})(?-u:\b)",
                 capitalised.join("|")
             )),
         }
@@ -172,28 +179,51 @@ fn cue(form: &'static str, m: regex::Match<'_>) -> Cue {
     }
 }
 
+/// Whether the first of `.`, `!`, `?`, a line break or `"` at or after `from` (within 200
+/// bytes) is a `?`.
+fn ends_in_question_mark(text: &str, from: usize) -> bool {
+    let rest = &text.as_bytes()[from..];
+    rest[..rest.len().min(200)]
+        .iter()
+        .find(|&&b| matches!(b, b'.' | b'!' | b'?' | b'\n' | b'"'))
+        == Some(&b'?')
+}
+
 /// The first reader-addressing cue in the views of a text, if any.
 pub fn reader_cue(views: &[View]) -> Option<Cue> {
     let p = patterns();
     for v in views {
-        if matches!(
-            v.kind,
-            ViewKind::Despaced | ViewKind::Reversed | ViewKind::Rot13
-        ) {
-            continue;
-        }
-        if matches!(
-            v.kind,
-            ViewKind::Raw | ViewKind::Decoded | ViewKind::Revealed
-        ) {
-            if let Some(m) = p.cased.find(&v.text) {
-                return Some(cue("request", m));
+        match v.kind {
+            // Views made by decoding only: the one case-sensitive form (the folded view, in
+            // lowercase, has the same words).
+            ViewKind::Raw | ViewKind::Decoded | ViewKind::Revealed => {
+                if let Some(m) = p.cased.find(&v.text) {
+                    return Some(cue("request", m));
+                }
             }
-        }
-        let lower = v.text.to_lowercase();
-        for (form, re) in &p.lower {
-            if let Some(m) = re.find(&lower) {
-                return Some(cue(form, m));
+            ViewKind::Despaced | ViewKind::Reversed | ViewKind::Rot13 => {}
+            _ => {
+                let lower = if v.text.bytes().any(|b| b.is_ascii_uppercase()) {
+                    Cow::Owned(v.text.to_ascii_lowercase())
+                } else {
+                    Cow::Borrowed(v.text.as_str())
+                };
+                let hit = p.lower_set.matches(&lower);
+                if !hit.matched_any() {
+                    continue;
+                }
+                for (k, (form, re)) in p.lower.iter().enumerate() {
+                    if !hit.matched(k) {
+                        continue;
+                    }
+                    // A question only when a `?` ends its sentence within 200 bytes.
+                    let found = re
+                        .find_iter(&lower)
+                        .find(|m| *form != "question" || ends_in_question_mark(&lower, m.end()));
+                    if let Some(m) = found {
+                        return Some(cue(form, m));
+                    }
+                }
             }
         }
     }
