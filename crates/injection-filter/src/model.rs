@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 use crate::normalize::{char_props, View, ViewKind, P_ALNUM};
 
 /// Version of the shipped model weights (changes with `model/weights.bin`).
-pub const MODEL_VERSION: &str = "hashlr-2026.11-5";
+pub const MODEL_VERSION: &str = "hashlr-2026.11-6";
 
 /// Default number of hash buckets as a power of two.
 pub const DEFAULT_BITS: u32 = 17;
@@ -135,6 +135,22 @@ const AI_WORDS: &[&str] = &[
     "gpt",
     "chatgpt",
     "bot",
+    // Other languages (folded: no accents).
+    "asistente",
+    "assistente",
+    "assistent",
+    "asystent",
+    "asystencie",
+    "asistan",
+    "agente",
+    "ассистент",
+    "агент",
+    "помощник",
+    "助手",
+    "アシスタント",
+    "エージェント",
+    "어시스턴트",
+    "에이전트",
 ];
 const SECOND_PERSON: &[&str] = &[
     "you",
@@ -269,6 +285,54 @@ const IMPERATIVES: &[&str] = &[
     "continue",
     "never",
     "always",
+    // Other languages, as folded (no accents): politeness words that open a request, and
+    // common verbs of requests.
+    "bitte",
+    "veuillez",
+    "prego",
+    "prosze",
+    "lutfen",
+    "borra",
+    "elimina",
+    "envia",
+    "manda",
+    "aprueba",
+    "ejecuta",
+    "muestra",
+    "olvida",
+    "losche",
+    "loesche",
+    "sende",
+    "schicke",
+    "genehmige",
+    "zeige",
+    "vergiss",
+    "supprime",
+    "supprimez",
+    "envoie",
+    "envoyez",
+    "approuve",
+    "affiche",
+    "oublie",
+    "apague",
+    "envie",
+    "aprove",
+    "mostre",
+    "cancella",
+    "invia",
+    "approva",
+    "esegui",
+    "mostra",
+    "dimentica",
+    "verwijder",
+    "stuur",
+    "vergeet",
+    "usun",
+    "wyslij",
+    "wykonaj",
+    "zapomnij",
+    "gonder",
+    "onayla",
 ];
 
 const FNV_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
