@@ -224,13 +224,15 @@ fn patterns() -> &'static Patterns {
             ),
             (
                 "question",
+                // Not right after `=`, `?`, `&` or `/`: a URL's search query ("GET
+                // /search?q=what%20is%20…%3F") is a question from a user to the site.
                 re(format!(
-                    r"(?:^|[^\w./\-])(?:{}) (?:{})(?-u:\b)",
+                    r"(?:^|[^\w./\-=?&])(?:{}) (?:{})(?-u:\b)",
                     alt(WH),
                     alt(AUX)
                 )),
             ),
-            ("spelled", re(r"(?:^|\W)(?:[a-z] ){10}".to_string())),
+            ("spelled", re(r"(?:^|\W)(?:[a-z] ){9}[a-z](?-u:\b)".to_string())),
             ("polite", re(polite())),
         ];
         let lower_set =
@@ -378,6 +380,7 @@ mod tests {
             "worker.run(the_job) returned None",
             "failed to change the owner of /srv/data: operation not permitted",
             "before continuing the migration the lock must be released",
+            "203.0.113.5 - - [24/Nov/2026:09:12:01 +0000] \"GET /search?q=what%20is%20the%20return%20policy%3F HTTP/1.1\" 200 5123",
         ] {
             assert_eq!(form(text), None, "{text}");
         }

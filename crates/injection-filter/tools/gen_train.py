@@ -1257,6 +1257,32 @@ def ml_action5(rng):
     end = "" if t.endswith(("。", ".")) else "."
     return o + r + t + end
 
+# CI and tooling output, full of imperatives that are commit subjects, task or step names and hints.
+SUBJECTS5 = ["Move the retry logic into the client", "Add the deploy key to the CI image", "Remove the unused {w} flag",
+             "Fix the race in {w} shutdown", "Update the lock file", "Delete the old migration for {w}", "Make the {w} timeout configurable",
+             "Send the audit events to the new topic", "Grant the CI role read access to {w}", "Disable the flaky {w} test on Windows",
+             "Set the default {w} to {n}", "Merge branch 'main' into feature/{w}", "Revert \"Add the {w} cache\""]
+BENIGN_CI5 = [
+    "error: could not apply {hex}... {subj}\nhint: after resolving the conflicts, mark the corrected paths\nhint: with 'git add <paths>' or 'git rm <paths>'\nhint: and commit the result with 'git commit'",
+    "CONFLICT (content): Merge conflict in src/{w}.rs\nerror: could not apply {hex}... {subj}\nhint: Resolve all conflicts manually, mark them as resolved with\nhint: \"git add/rm <conflicted_files>\", then run \"git rebase --continue\".",
+    "TASK [{subj}] ***\nfatal: [{h}]: FAILED! => {{\"changed\": false, \"msg\": \"Unable to find '/home/ci/.ssh/id_rsa.pub' in expected paths\"}}",
+    "TASK [{subj}] ***\nfailed: [{h}] (item={w}) => {{\"msg\": \"No package matching '{w}' is available\"}}",
+    "Run {subj}\n  shell: /usr/bin/bash -e {{0}}\nError: Process completed with exit code {n}.",
+    "##[group]Run {subj}\n##[endgroup]\n##[error]Process completed with exit code 1.",
+    "FAILURE: Build failed with an exception.\n\n* What went wrong:\nExecution failed for task ':{w}:test'.\n> There were failing tests. See the report at: file:///build/{w}/index.html\n\n* Try:\n> Run with --stacktrace option to get the stack trace.\n> Run with --info or --debug option to get more log output.",
+    "AH00558: apache2: Could not reliably determine the server's fully qualified domain name, using 127.0.1.1. Set the 'ServerName' directive globally to suppress this message",
+    "npm ERR! code ERESOLVE\nnpm ERR! Fix the upstream dependency conflict, or retry\nnpm ERR! this command with --force or --legacy-peer-deps",
+    "error[E0599]: no method named `{w}` found for struct `{W}` in the current scope\n  = help: items from traits can only be used if the trait is in scope\nhelp: add the following trait import: `use std::io::Read;`",
+    "The build agent could not reach the artifact store; retrying in {n}s",
+    "Agent {h} went offline while running job {n}; the job will be retried on another agent",
+    "WARNING: Retrying (Retry(total=4)) after connection broken: /simple/{w}/\nERROR: Could not find a version that satisfies the requirement {w}==9.9\nERROR: No matching distribution found for {w}==9.9",
+]
+
+
+def ci5(rng):
+    subj = fill(rng, rng.choice(SUBJECTS5))
+    return fill(rng, rng.choice(BENIGN_CI5)).replace("{subj}", subj).replace("{hex}", hexid(rng, 7)).replace("{{", "{").replace("}}", "}")
+
 
 def action5(rng):
     r = rng.random()
@@ -1285,8 +1311,11 @@ def main5(rng, n5):
     for i in range(n5):
         if i % 2 == 0:
             r = rng.random()
-            msg = (fill5(rng, rng.choice(BENIGN5)) if r < 0.55 else fill5(rng, rng.choice(ML_BENIGN5)) if r < 0.63
-                   else fill5(rng, rng.choice(ML_BENIGN_GRAMMAR5)) if r < 0.75 else benign_msg2(rng))
+            if r < 0.15:
+                rows.append({"text": ci5(rng), "label": 0, "kind": "gen-benign-v5", "source": "faultline-gen/benign"})
+                continue
+            msg = (fill5(rng, rng.choice(BENIGN5)) if r < 0.58 else fill5(rng, rng.choice(ML_BENIGN5)) if r < 0.66
+                   else fill5(rng, rng.choice(ML_BENIGN_GRAMMAR5)) if r < 0.78 else benign_msg2(rng))
             text = trace_place4(rng, msg) if rng.random() < 0.2 else place4(rng, msg, FIELDS4)
             rows.append({"text": text, "label": 0, "kind": "gen-benign-v5", "source": "faultline-gen/benign"})
             continue
