@@ -167,7 +167,8 @@ pub struct Cue {
 struct Patterns {
     /// On lowercased text: a request opening a clause (text start, after sentence
     /// punctuation, a quote, `=`, `>`, a bracket or ` - `), the start of a wh-question, a run
-    /// of ten single letters. All ASCII word boundaries: the lazy DFA runs them in one pass.
+    /// of ten single letters, a request in another language. ASCII word boundaries, so the
+    /// lazy DFA runs them.
     lower: [(&'static str, Regex); 4],
     /// The `lower` patterns in one pass (most texts match none).
     lower_set: RegexSet,
