@@ -142,6 +142,21 @@ async fn complete(
     .map(|r| r.into_inner().released)
 }
 
+async fn replay(
+    c: &mut Client,
+    dead_letter: u64,
+    operator: &str,
+    reason: &str,
+) -> Result<pb::ReplayDeadLetterResponse, tonic::Status> {
+    c.replay_dead_letter(pb::ReplayDeadLetterRequest {
+        id: dead_letter,
+        operator: operator.into(),
+        reason: reason.into(),
+    })
+    .await
+    .map(tonic::Response::into_inner)
+}
+
 async fn fail(
     c: &mut Client,
     agent: &str,
@@ -342,34 +357,13 @@ async fn leases_stale_agents_retries_dead_letters_and_replay() {
         .find(|d| d.task_id == "t2")
         .expect("t2 listed")
         .id;
-    let missing = c
-        .replay_dead_letter(pb::ReplayDeadLetterRequest {
-            id: t2_dl,
-            operator: String::new(),
-            reason: "x".into(),
-        })
-        .await
-        .unwrap_err();
+    let missing = replay(&mut c, t2_dl, "", "x").await.unwrap_err();
     assert_eq!(missing.code(), Code::InvalidArgument);
-    let r = c
-        .replay_dead_letter(pb::ReplayDeadLetterRequest {
-            id: t2_dl,
-            operator: "dana".into(),
-            reason: "config restored".into(),
-        })
+    let r = replay(&mut c, t2_dl, "dana", "config restored")
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert!(r.replayed);
-    let r2 = c
-        .replay_dead_letter(pb::ReplayDeadLetterRequest {
-            id: t2_dl,
-            operator: "dana".into(),
-            reason: "again".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let r2 = replay(&mut c, t2_dl, "dana", "again").await.unwrap();
     assert!(
         !r2.replayed,
         "a second replay of the same dead letter does nothing"
@@ -1108,15 +1102,9 @@ async fn attempt_time_suppression_and_replay_budget() {
     // replayed a second time.
     let dl = dead_letter_of(&mut c, "fp-1").await;
     assert!(dl > 0);
-    let r = c
-        .replay_dead_letter(pb::ReplayDeadLetterRequest {
-            id: dl,
-            operator: "dana".into(),
-            reason: "retry after the fix".into(),
-        })
+    let r = replay(&mut c, dl, "dana", "retry after the fix")
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert!(r.replayed);
     assert_eq!(r.replays_left, 0);
     let (t, e) = claim(&mut c, "slow", Duration::from_secs(5))
@@ -1126,12 +1114,7 @@ async fn attempt_time_suppression_and_replay_budget() {
     fail(&mut c, "slow", "fp-1", e, "still broken", true, 0).await;
     let again = dead_letter_of(&mut c, "fp-1").await;
     assert!(again > dl, "a new dead letter: {again} after {dl}");
-    let over = c
-        .replay_dead_letter(pb::ReplayDeadLetterRequest {
-            id: again,
-            operator: "dana".into(),
-            reason: "once more".into(),
-        })
+    let over = replay(&mut c, again, "dana", "once more")
         .await
         .unwrap_err();
     assert_eq!(over.code(), Code::FailedPrecondition, "{over}");
