@@ -407,7 +407,10 @@ async fn provision_one(
         action,
         error,
     };
-    // Bounded: a creation race resolves on the second pass.
+    // Bounded: a creation race resolves on the second pass, and so does a create that timed
+    // out (a JetStream cluster still placing its first replicated streams): the next pass
+    // reads the stream again, in case the create was applied after all.
+    let mut timed_out = None;
     for _ in 0..3 {
         match js.get_stream(&spec.name).await {
             Ok(stream) => {
@@ -438,6 +441,11 @@ async fn provision_one(
                     // Another process created it with a different config in
                     // the meantime: read it again and compare.
                     Err(err) if is_name_in_use(&err) => continue,
+                    Err(err) if err.kind() == CreateStreamErrorKind::TimedOut => {
+                        tracing::warn!(stream = %spec.name, error = %err, "stream create timed out; reading it again");
+                        timed_out = Some(err.to_string());
+                        continue;
+                    }
                     Err(err) => return Err(api("create", err.to_string())),
                 }
             }
@@ -446,7 +454,9 @@ async fn provision_one(
     }
     Err(api(
         "create",
-        "the stream kept changing while being provisioned (another process with a different config?)".into(),
+        timed_out.unwrap_or_else(|| {
+            "the stream kept changing while being provisioned (another process with a different config?)".into()
+        }),
     ))
 }
 
