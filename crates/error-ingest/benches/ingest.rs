@@ -29,7 +29,7 @@ use faultline_core::shutdown::Shutdown;
 use faultline_core::ServiceName;
 use faultline_error_ingest::auth::stored_form;
 use faultline_error_ingest::IngestApp;
-use faultline_testkit::bench::{env_usize, percentile};
+use faultline_testkit::bench::{env_usize, open_loop, percentile};
 use faultline_testkit::http::Conn;
 use faultline_testkit::{eventually, free_port, NatsServer, RedisServer};
 
@@ -173,8 +173,10 @@ async fn batched(addr: &str, n: usize, conns: usize, per_batch: usize) -> Stats 
                     return lat;
                 }
                 let t = Instant::now();
-                let status = conn.post("/v1/errors:batch", &batches[b]).await;
+                let (status, answer) = conn.exchange("/v1/errors:batch", &batches[b]).await;
                 assert_eq!(status, 200, "batch: status {status}");
+                let answer: serde_json::Value = serde_json::from_slice(&answer).expect("JSON");
+                assert_eq!(answer["accepted"], per_batch, "batch: {answer}");
                 lat.push(t.elapsed());
             }
         }));
@@ -191,59 +193,33 @@ async fn batched(addr: &str, n: usize, conns: usize, per_batch: usize) -> Stats 
 async fn fixed_load(addr: &str, n: usize, rate: f64, conns: usize) -> Stats {
     let bodies: Arc<Vec<Vec<u8>>> =
         Arc::new((0..n).map(|i| event(i, &format!("fixed-{i}"))).collect());
-    let (tx, rx) = async_channel::<(usize, Instant)>(n);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
+    let mut clients = Vec::with_capacity(conns);
     for _ in 0..conns {
-        let (addr, rx, bodies) = (addr.to_owned(), rx.clone(), bodies.clone());
+        clients.push(Conn::open(addr, KEY).await);
+    }
+    let started = Instant::now() + Duration::from_millis(10);
+    let due = Arc::new(tokio::sync::Mutex::new(open_loop(n, rate, started)));
+    let mut tasks = Vec::new();
+    for mut conn in clients {
+        let (due, bodies) = (due.clone(), bodies.clone());
         tasks.push(tokio::spawn(async move {
-            let mut conn = Conn::open(&addr, KEY).await;
             let mut lat = Vec::new();
-            while let Some((i, scheduled)) = rx.recv().await {
+            loop {
+                let next = due.lock().await.recv().await;
+                let Some((i, scheduled)) = next else {
+                    return lat;
+                };
                 let status = conn.post("/v1/errors", &bodies[i]).await;
                 assert_eq!(status, 202, "fixed load: status {status}");
                 lat.push(scheduled.elapsed());
             }
-            lat
         }));
     }
-    let interval = Duration::from_secs_f64(1.0 / rate);
-    for i in 0..n {
-        let scheduled = started + interval.mul_f64(i as f64);
-        tokio::time::sleep_until(scheduled.into()).await;
-        tx.send((i, scheduled)).await;
-    }
-    drop(tx);
     let mut lat = Vec::with_capacity(n);
     for t in tasks {
         lat.extend(t.await.expect("client"));
     }
     stats(n, started.elapsed(), lat)
-}
-
-/// A small multi-consumer channel over a mutex-guarded receiver.
-fn async_channel<T: Send + 'static>(cap: usize) -> (Sender<T>, Receiver<T>) {
-    let (tx, rx) = tokio::sync::mpsc::channel(cap.max(1));
-    (Sender(tx), Receiver(Arc::new(tokio::sync::Mutex::new(rx))))
-}
-
-struct Sender<T>(tokio::sync::mpsc::Sender<T>);
-impl<T> Sender<T> {
-    async fn send(&self, v: T) {
-        let _ = self.0.send(v).await;
-    }
-}
-
-struct Receiver<T>(Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<T>>>);
-impl<T> Clone for Receiver<T> {
-    fn clone(&self) -> Self {
-        Self(self.0.clone())
-    }
-}
-impl<T> Receiver<T> {
-    async fn recv(&self) -> Option<T> {
-        self.0.lock().await.recv().await
-    }
 }
 
 fn main() {

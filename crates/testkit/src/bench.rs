@@ -1,6 +1,8 @@
 //! Small helpers the benchmark binaries share.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
 
 /// A count from the environment (`BENCH_EVENTS=…`), or `default`.
 pub fn env_usize(name: &str, default: usize) -> usize {
@@ -24,6 +26,35 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// An open-loop schedule of `n` events at `rate` per second: event `i` is
+/// due at `start + i / rate`. A thread of its own hands out `(i, due time)`
+/// at each due time; latencies measured from the due time include any
+/// queueing before the send (no coordinated omission).
+///
+/// A thread rather than a Tokio timer: Tokio's timer rounds every sleep up
+/// to the next millisecond, which adds up to 1 ms to each latency and sends
+/// each millisecond's events as one burst. A thread's sleep wakes within
+/// tens of microseconds. The channel holds every event, so a slow consumer
+/// never slows the schedule (late events wait in it, and their wait counts).
+pub fn open_loop(n: usize, rate: f64, start: Instant) -> mpsc::Receiver<(usize, Instant)> {
+    let (tx, rx) = mpsc::channel(n.max(1));
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    std::thread::spawn(move || {
+        for i in 0..n {
+            #[allow(clippy::cast_precision_loss)]
+            let due = start + interval.mul_f64(i as f64);
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+            if tx.try_send((i, due)).is_err() {
+                return; // the run was abandoned
+            }
+        }
+    });
+    rx
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -36,5 +67,18 @@ mod tests {
         assert_eq!(percentile(&lat, 0.99), ms(99));
         assert_eq!(percentile(&lat, 1.0), ms(100));
         assert_eq!(percentile(&[], 0.99), Duration::ZERO);
+    }
+
+    #[test]
+    fn the_open_loop_hands_out_every_event_at_its_time() {
+        let start = Instant::now() + Duration::from_millis(5);
+        let mut rx = open_loop(50, 1000.0, start);
+        for want in 0..50 {
+            let (i, due) = rx.blocking_recv().expect("every event");
+            assert_eq!(i, want);
+            assert_eq!(due, start + Duration::from_millis(want as u64));
+            assert!(Instant::now() >= due, "event {i} came early");
+        }
+        assert!(rx.blocking_recv().is_none(), "the schedule ends after n");
     }
 }

@@ -170,14 +170,24 @@ impl Conn {
     /// # Panics
     /// When the connection fails or the answer is not HTTP/1.1.
     pub async fn post(&mut self, path: &str, body: &[u8]) -> u16 {
-        let head = format!(
+        self.exchange(path, body).await.0
+    }
+
+    /// POSTs `body` to `path`; returns the status and the answer's body.
+    ///
+    /// # Panics
+    /// When the connection fails or the answer is not HTTP/1.1.
+    pub async fn exchange(&mut self, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
+        // One write per request: with TCP_NODELAY, two would be two segments.
+        let mut request = format!(
             "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             self.addr,
             self.key,
             body.len()
-        );
-        self.writer.write_all(head.as_bytes()).await.expect("write");
-        self.writer.write_all(body).await.expect("write");
+        )
+        .into_bytes();
+        request.extend_from_slice(body);
+        self.writer.write_all(&request).await.expect("write");
         let mut line = String::new();
         self.reader.read_line(&mut line).await.expect("status line");
         let status: u16 = line
@@ -201,6 +211,6 @@ impl Conn {
         }
         let mut body = vec![0u8; length];
         self.reader.read_exact(&mut body).await.expect("body");
-        status
+        (status, body)
     }
 }
