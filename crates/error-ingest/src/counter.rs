@@ -1,32 +1,73 @@
 //! Occurrence counters per fingerprint in Redis: every accepted event is
-//! counted, duplicates included, in one round trip (one Lua script).
+//! counted, duplicates included.
 //!
 //! Per fingerprint: one hash (`count`, `first_seen`, `last_seen`,
 //! `last_event_id`, and a field `env:<name>` / `release:<name>` per
 //! environment and release seen), expiring `fingerprint_retention` after the
 //! last occurrence; and a sorted set of fingerprints by count for `?top=N`,
-//! trimmed to the largest 10,000. One key per fingerprint keeps the script
-//! short: it runs once per accepted event.
+//! trimmed to the largest 10,000.
+//!
+//! Counting is group-committed: the events being ingested at the same moment
+//! are counted together by one script run (one round trip, one script call
+//! in Redis, however many events), while the next group gathers. An event
+//! still waits for its own count, so its reply says how many occurrences its
+//! fingerprint has, itself included. At most [`MAX_GROUP`] occurrences go in
+//! one run and at most [`GROUPS_IN_FLIGHT`] runs are outstanding; the queue
+//! in front of them holds at most [`QUEUE`] occurrences (the ingest path's
+//! own in-flight bound keeps it far below that).
+//!
+//! The script names every key it touches (`KEYS`), one per occurrence, so a
+//! group's fingerprints must live on one Redis node: faultline uses a
+//! single Redis (with replicas), not Redis Cluster.
 
 use std::time::Duration;
 
 use faultline_core::names::Names;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use redis::aio::ConnectionManager;
-use redis::{RedisResult, Script};
+use redis::{RedisError, RedisResult, Script};
 use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
 
 const TOP_KEEP: i64 = 10_000;
 
+/// Occurrences counted by one script run at most.
+pub const MAX_GROUP: usize = 256;
+/// Script runs outstanding at once.
+pub const GROUPS_IN_FLIGHT: usize = 2;
+/// Occurrences waiting for a run at most.
+pub const QUEUE: usize = 8192;
+
+/// Counts a group. `KEYS[1]` is the top set, `KEYS[1 + i]` the hash of
+/// occurrence `i`; `ARGV[1]` the retention (ms), `ARGV[2]` how many to keep
+/// in the top set, then five per occurrence: time, event id, environment
+/// field, release field, fingerprint. Returns each occurrence's count.
 const RECORD: &str = r"
-local count = redis.call('HINCRBY', KEYS[1], 'count', 1)
-redis.call('HSETNX', KEYS[1], 'first_seen', ARGV[1])
-redis.call('HSET', KEYS[1], 'last_seen', ARGV[1], 'last_event_id', ARGV[2], ARGV[3], 1, ARGV[4], 1)
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
-redis.call('ZINCRBY', KEYS[2], 1, ARGV[5])
-if count % 100 == 1 then
-  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[7]) + 1))
+local top = KEYS[1]
+local out = {}
+local trim = false
+for i = 2, #KEYS do
+  local a = 3 + (i - 2) * 5
+  local key = KEYS[i]
+  local count = redis.call('HINCRBY', key, 'count', 1)
+  if count == 1 then
+    redis.call('HSET', key, 'first_seen', ARGV[a], 'last_seen', ARGV[a], 'last_event_id', ARGV[a + 1], ARGV[a + 2], 1, ARGV[a + 3], 1)
+  else
+    redis.call('HSET', key, 'last_seen', ARGV[a], 'last_event_id', ARGV[a + 1], ARGV[a + 2], 1, ARGV[a + 3], 1)
+  end
+  redis.call('PEXPIRE', key, ARGV[1])
+  -- The hash's count is the score (ZADD answers an integer; ZINCRBY would
+  -- format a float for every occurrence).
+  redis.call('ZADD', top, count, ARGV[a + 4])
+  if count % 100 == 1 then
+    trim = true
+  end
+  out[i - 1] = count
 end
-return count
+if trim then
+  redis.call('ZREMRANGEBYRANK', top, 0, -(tonumber(ARGV[2]) + 1))
+end
+return out
 ";
 
 const UNDO: &str = r"
@@ -35,7 +76,7 @@ if count <= 0 then
   redis.call('DEL', KEYS[1])
   redis.call('ZREM', KEYS[2], ARGV[1])
 else
-  redis.call('ZINCRBY', KEYS[2], -1, ARGV[1])
+  redis.call('ZADD', KEYS[2], count, ARGV[1])
 end
 return count
 ";
@@ -74,14 +115,23 @@ pub struct Occurrence<'a> {
     pub at_unix_ms: i64,
 }
 
+/// One occurrence waiting for its group.
+struct Queued {
+    fingerprint: String,
+    event_id: String,
+    environment_field: String,
+    release_field: String,
+    at_unix_ms: i64,
+    reply: oneshot::Sender<RedisResult<u64>>,
+}
+
 /// The counters of one namespace.
 #[derive(Clone)]
 pub struct Counter {
     conn: ConnectionManager,
     names: Names,
-    retention: Duration,
-    record: Script,
     undo: Script,
+    queue: mpsc::Sender<Queued>,
 }
 
 impl std::fmt::Debug for Counter {
@@ -92,36 +142,117 @@ impl std::fmt::Debug for Counter {
     }
 }
 
+/// Runs the groups; ends when every [`Counter`] is dropped and the queue is done.
+struct Committer {
+    conn: ConnectionManager,
+    names: Names,
+    retention_ms: u64,
+    record: Script,
+}
+
+impl Committer {
+    async fn serve(self, mut queue: mpsc::Receiver<Queued>) {
+        let mut running = FuturesUnordered::new();
+        loop {
+            tokio::select! {
+                biased;
+                Some(()) = running.next(), if !running.is_empty() => {}
+                next = queue.recv(), if running.len() < GROUPS_IN_FLIGHT => {
+                    let Some(first) = next else { break };
+                    let mut group = Vec::with_capacity(MAX_GROUP.min(queue.len() + 1));
+                    group.push(first);
+                    while group.len() < MAX_GROUP {
+                        match queue.try_recv() {
+                            Ok(q) => group.push(q),
+                            Err(_) => break,
+                        }
+                    }
+                    running.push(self.run(group));
+                }
+            }
+        }
+        while running.next().await.is_some() {}
+    }
+
+    async fn run(&self, group: Vec<Queued>) {
+        let mut invocation = self.record.prepare_invoke();
+        invocation.key(self.names.fingerprint_top_key());
+        for q in &group {
+            invocation.key(self.names.fingerprint_key(&q.fingerprint));
+        }
+        invocation.arg(self.retention_ms).arg(TOP_KEEP);
+        for q in &group {
+            invocation
+                .arg(q.at_unix_ms)
+                .arg(&q.event_id)
+                .arg(&q.environment_field)
+                .arg(&q.release_field)
+                .arg(&q.fingerprint);
+        }
+        let mut conn = self.conn.clone();
+        let counts: RedisResult<Vec<u64>> = invocation.invoke_async(&mut conn).await;
+        match counts {
+            Ok(counts) if counts.len() == group.len() => {
+                for (q, count) in group.into_iter().zip(counts) {
+                    // The caller may have gone (its request was dropped).
+                    let _ = q.reply.send(Ok(count));
+                }
+            }
+            Ok(counts) => {
+                let err = RedisError::from((
+                    redis::ErrorKind::UnexpectedReturnType,
+                    "the counting script answered a wrong number of counts",
+                    format!("{} for {} occurrences", counts.len(), group.len()),
+                ));
+                for q in group {
+                    let _ = q.reply.send(Err(err.clone()));
+                }
+            }
+            Err(err) => {
+                for q in group {
+                    let _ = q.reply.send(Err(err.clone()));
+                }
+            }
+        }
+    }
+}
+
 impl Counter {
-    /// Counters kept `retention` after the last occurrence.
+    /// Counters kept `retention` after the last occurrence. Starts the task
+    /// that counts groups (call it inside a Tokio runtime).
     pub fn new(conn: ConnectionManager, names: Names, retention: Duration) -> Self {
+        let (queue, rx) = mpsc::channel(QUEUE);
+        let committer = Committer {
+            conn: conn.clone(),
+            names: names.clone(),
+            retention_ms: u64::try_from(retention.as_millis()).unwrap_or(u64::MAX),
+            record: Script::new(RECORD),
+        };
+        tokio::spawn(committer.serve(rx));
         Self {
             conn,
             names,
-            retention,
-            record: Script::new(RECORD),
             undo: Script::new(UNDO),
+            queue,
         }
     }
 
-    /// Counts one occurrence; returns the fingerprint's count so far.
+    /// Counts one occurrence; returns the fingerprint's count so far, this
+    /// occurrence included. Waits for the group it goes in.
     pub async fn record(&self, o: Occurrence<'_>) -> RedisResult<u64> {
-        let n = &self.names;
-        let fp = o.fingerprint;
-        let mut conn = self.conn.clone();
+        let (reply, answer) = oneshot::channel();
         // Absent environment or release: the field `env:` / `release:` marks it.
-        self.record
-            .key(n.fingerprint_key(fp))
-            .key(n.fingerprint_top_key())
-            .arg(o.at_unix_ms)
-            .arg(o.event_id)
-            .arg(format!("env:{}", o.environment.unwrap_or("")))
-            .arg(format!("release:{}", o.release.unwrap_or("")))
-            .arg(fp)
-            .arg(self.retention.as_millis() as u64)
-            .arg(TOP_KEEP)
-            .invoke_async(&mut conn)
-            .await
+        let queued = Queued {
+            fingerprint: o.fingerprint.to_owned(),
+            event_id: o.event_id.to_owned(),
+            environment_field: format!("env:{}", o.environment.unwrap_or("")),
+            release_field: format!("release:{}", o.release.unwrap_or("")),
+            at_unix_ms: o.at_unix_ms,
+            reply,
+        };
+        let gone = || RedisError::from((redis::ErrorKind::Io, "the counting task has stopped"));
+        self.queue.send(queued).await.map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
     }
 
     /// Takes back an occurrence whose event JetStream did not take.

@@ -92,6 +92,12 @@ impl Harness {
             .expect("HTTP")
     }
 
+    async fn get(&self, path: &str, headers: &[(&str, &str)]) -> HttpResponse {
+        request(&self.http, "GET", path, headers, b"")
+            .await
+            .expect("HTTP")
+    }
+
     async fn report(&self, body: &str) -> HttpResponse {
         let auth = format!("Bearer {KEY}");
         self.post(
@@ -494,6 +500,43 @@ async fn batches_have_a_result_per_event_and_the_cap_only_counts() {
         .await;
     assert_eq!(resp.status, 413, "{}", resp.text());
     assert_eq!(resp.json()["error"]["code"], "batch_too_large");
+
+    // Counting is group-committed: the events of a batch and of concurrent
+    // requests are counted together, and each still gets its own count.
+    let same: Vec<_> = (0..60)
+        .map(|i| json!({"error": "grouped", "context": {"request_id": format!("r{i}")}}))
+        .collect();
+    let body = json!(same).to_string();
+    let headers = [("Authorization", auth.as_str())];
+    let (first, second) = tokio::join!(
+        h.post("/v1/errors:batch", &headers, body.as_bytes()),
+        h.post("/v1/errors:batch", &headers, body.as_bytes()),
+    );
+    let mut counts = Vec::new();
+    let mut fingerprint = None;
+    for resp in [first, second] {
+        let body = resp.json();
+        assert_eq!(body["accepted"], 60, "{body}");
+        for r in body["results"].as_array().unwrap() {
+            counts.push(r["count"].as_u64().expect("counted"));
+            fingerprint = r["fingerprint"].as_str().map(str::to_owned);
+        }
+    }
+    counts.sort_unstable();
+    assert_eq!(
+        counts,
+        (1..=120).collect::<Vec<u64>>(),
+        "one count per event, none twice"
+    );
+    let fp = fingerprint.unwrap();
+    let stats = h
+        .get(&format!("/v1/fingerprints/{fp}"), &headers)
+        .await
+        .json();
+    assert_eq!(stats["count"], 120, "{stats}");
+    let top = h.get("/v1/fingerprints?top=1", &headers).await.json();
+    assert_eq!(top["fingerprints"][0]["fingerprint"], fp.as_str(), "{top}");
+    assert_eq!(top["fingerprints"][0]["count"], 120, "{top}");
 
     // The cap: 3 per window forwarded (distinct releases so JetStream would
     // keep each), the rest only counted.
