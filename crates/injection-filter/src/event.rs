@@ -10,7 +10,7 @@ use faultline_event::{ErrorEvent, Timestamp};
 use serde_json::{json, Value};
 
 use crate::normalize::is_invisible;
-use crate::verdict::{scan_fields_with, Thresholds, Verdict};
+use crate::verdict::{joined_text, scan_fields_with, Thresholds, Verdict};
 
 /// The mark a task carries: `decision` (`pass`, `flag`, `released`), the
 /// score, the rule ids and the versions that decided.
@@ -181,13 +181,7 @@ pub fn scan_event(event: &ErrorEvent, thresholds: &Thresholds) -> Verdict {
 pub fn snippet(event: &ErrorEvent, verdict: &Verdict) -> String {
     let fields = event_fields(event);
     let find = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v);
-    let joined = || {
-        fields
-            .iter()
-            .map(|(_, v)| v.as_str())
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
+    let joined = || joined_text(fields.iter().map(|(_, v)| v.as_str()));
     for hit in &verdict.explanation.rules {
         let Some(field) = hit.field.as_deref() else {
             continue;

@@ -12,6 +12,7 @@ pub mod event;
 pub mod model;
 pub mod normalize;
 pub mod rules;
+pub mod seal;
 #[cfg(feature = "service")]
 pub mod service;
 pub mod verdict;
@@ -27,6 +28,6 @@ pub fn warm_up() {
 
 pub use event::{event_fields, explanation_json, filter_mark, scan_event, snippet};
 pub use verdict::{
-    scan_fields, scan_fields_with, scan_text, scan_text_with, scan_text_with_model, Decision,
-    Explanation, RuleHit, Thresholds, Verdict,
+    joined_text, scan_fields, scan_fields_with, scan_text, scan_text_with, scan_text_with_model,
+    Decision, Explanation, RuleHit, Thresholds, Verdict,
 };

@@ -64,7 +64,8 @@ pub struct RuleHit {
     pub field: Option<String>,
     /// Name of the view the rule matched in (`raw`, `decoded`, `folded`, `skeleton`, ...).
     pub view: String,
-    /// Byte span in the ORIGINAL text (of `field` when set and not `<joined>`).
+    /// Byte span in the ORIGINAL text (of `field` when set, of [`joined_text`] when it is
+    /// `<joined>`).
     pub span: Range<usize>,
     /// Logit contribution of the rule.
     pub weight: f32,
@@ -192,8 +193,45 @@ pub fn scan_fields(fields: &[(&str, &str)]) -> Verdict {
     scan_fields_with(fields, &Thresholds::default())
 }
 
+/// Bytes of a field's start and of its end that [`joined_text`] keeps.
+pub const SEAM_BYTES: usize = 512;
+
+/// The fields' values joined by newlines, each long value shortened to its first and last
+/// [`SEAM_BYTES`] bytes (on character boundaries, with a newline where the middle was).
+///
+/// The joined text is there for payloads split across fields, and such a payload lies where one
+/// field ends and the next begins. A long field's middle is scanned with the field itself, so the
+/// joined text need not repeat it: a 2 KiB stack trace beside a message is scanned once and a
+/// kilobyte more, not twice. What the shortening gives up is a payload whose parts are further
+/// than [`SEAM_BYTES`] from a field boundary and in different fields.
+pub fn joined_text<'a>(values: impl IntoIterator<Item = &'a str>) -> String {
+    let mut out = String::new();
+    for (i, v) in values.into_iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        if v.len() <= 2 * SEAM_BYTES + 1 {
+            out.push_str(v);
+            continue;
+        }
+        let mut head = SEAM_BYTES;
+        while !v.is_char_boundary(head) {
+            head -= 1;
+        }
+        let mut tail = v.len() - SEAM_BYTES;
+        while !v.is_char_boundary(tail) {
+            tail += 1;
+        }
+        out.push_str(&v[..head]);
+        out.push('\n');
+        out.push_str(&v[tail..]);
+    }
+    out
+}
+
 /// Scans each field alone, then all fields joined by newlines (so payloads split across fields
-/// are seen). The verdict with the highest score wins; rule hits of all scans are reported.
+/// are seen; see [`joined_text`]). The verdict with the highest score wins; rule hits of all
+/// scans are reported.
 pub fn scan_fields_with(fields: &[(&str, &str)], thresholds: &Thresholds) -> Verdict {
     let mut best: Option<Verdict> = None;
     let mut rules: Vec<RuleHit> = Vec::new();
@@ -223,8 +261,7 @@ pub fn scan_fields_with(fields: &[(&str, &str)], thresholds: &Thresholds) -> Ver
         consider(v, name, &mut rules, &mut sups);
     }
     if fields.len() > 1 {
-        let joined: Vec<&str> = fields.iter().map(|(_, v)| *v).collect();
-        let v = scan_text_with(&joined.join("\n"), thresholds);
+        let v = scan_text_with(&joined_text(fields.iter().map(|(_, v)| *v)), thresholds);
         consider(v, "<joined>", &mut rules, &mut sups);
     }
     let mut out = best.unwrap_or_else(|| scan_text_with("", thresholds));

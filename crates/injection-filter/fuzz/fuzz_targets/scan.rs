@@ -5,7 +5,7 @@
 
 use faultline_injection_filter::normalize::{views, views_with};
 use faultline_injection_filter::rules::{derived_views, scan, scan_views};
-use faultline_injection_filter::{scan_fields, scan_text};
+use faultline_injection_filter::{joined_text, scan_fields, scan_text};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: (String, Vec<(String, String)>)| {
@@ -29,8 +29,7 @@ fuzz_target!(|input: (String, Vec<(String, String)>)| {
         .collect();
     let v = scan_fields(&fields);
     assert!((0.0..=1.0).contains(&v.score), "score {}", v.score);
-    let joined: Vec<&str> = fields.iter().map(|(_, v)| *v).collect();
-    let joined = joined.join("\n");
+    let joined = joined_text(fields.iter().map(|(_, v)| *v));
     for h in &v.explanation.rules {
         let scanned = match h.field.as_deref() {
             Some("<joined>") => joined.as_str(),
