@@ -27,7 +27,8 @@
 //!
 //! `cargo bench -p faultline-tests --bench pipeline` (or `make bench`).
 //! Environment: BENCH_EVENTS (default 6000), BENCH_CONNECTIONS (default 64),
-//! BENCH_KEEP_TASKS.
+//! BENCH_KEEP_TASKS, BENCH_NO_SEAL (the injection-filter does not seal its
+//! tasks, so the dispatcher scans each again).
 
 #![allow(clippy::print_stdout, clippy::cast_precision_loss)] // a bench binary prints its table
 
@@ -47,7 +48,7 @@ use faultline_error_ingest::auth::stored_form;
 use faultline_error_ingest::IngestApp;
 use faultline_injection_filter::service::FilterApp;
 use faultline_task_dispatcher::DispatcherApp;
-use faultline_testkit::bench::{env_usize, percentile};
+use faultline_testkit::bench::{env_usize, open_loop, percentile};
 use faultline_testkit::http::Conn;
 use faultline_testkit::{eventually, free_port, NatsServer, RedisServer};
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -423,13 +424,16 @@ async fn fixed_load(
     conns: usize,
 ) -> Outcome {
     let bodies = bodies(run, n);
-    let (tx, rx) = mpsc::channel::<(usize, Instant)>(n.max(1));
-    let rx = Arc::new(tokio::sync::Mutex::new(rx));
-    let mut clients = Vec::new();
+    let mut conns_open = Vec::with_capacity(conns);
     for _ in 0..conns {
-        let (addr, rx, bodies) = (http.to_owned(), rx.clone(), bodies.clone());
+        conns_open.push(Conn::open(http, KEY).await);
+    }
+    let start = Instant::now() + Duration::from_millis(10);
+    let rx = Arc::new(tokio::sync::Mutex::new(open_loop(n, rate, start)));
+    let mut clients = Vec::new();
+    for mut conn in conns_open {
+        let (rx, bodies) = (rx.clone(), bodies.clone());
         clients.push(tokio::spawn(async move {
-            let mut conn = Conn::open(&addr, KEY).await;
             let mut sent = Vec::new();
             loop {
                 let next = rx.lock().await.recv().await;
@@ -441,18 +445,6 @@ async fn fixed_load(
             }
         }));
     }
-    // Let the connections open before the clock starts.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let start = Instant::now();
-    let interval = Duration::from_secs_f64(1.0 / rate);
-    for i in 0..n {
-        let scheduled = start + interval.mul_f64(i as f64);
-        if scheduled > Instant::now() {
-            tokio::time::sleep_until(scheduled.into()).await;
-        }
-        tx.send((i, scheduled)).await.expect("client pool");
-    }
-    drop(tx);
     finish(seen_rx, run, n, Some(rate), start, clients).await
 }
 
@@ -524,6 +516,14 @@ async fn run() {
     cfg.ingest.rate_burst = 1e9;
     // The intake's window never fills, however late the bench takes tasks.
     cfg.dispatcher.window = 100_000;
+    // Sealed tasks, as `make run` and compose deploy them (BENCH_NO_SEAL=1:
+    // the dispatcher scans every task again).
+    let seal_dir = tempfile::tempdir().expect("temp dir");
+    if std::env::var_os("BENCH_NO_SEAL").is_none() {
+        let path = seal_dir.path().join("seal.key");
+        std::fs::write(&path, "bench-seal-key-0123456789abcdef0123456789abcdef").expect("key");
+        cfg.filter.seal_key_file = Some(path);
+    }
     for svc in [
         ServiceName::ErrorIngest,
         ServiceName::InjectionFilter,

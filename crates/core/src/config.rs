@@ -581,6 +581,13 @@ pub struct FilterConfig {
     /// Redelivery delay after a failure to publish (NATS unavailable, ...).
     #[serde(with = "humantime_serde")]
     pub retry_delay: Duration,
+    /// A file holding the scan seal key (at least 32 bytes; `openssl rand
+    /// -hex 32`), read by the injection-filter and the task-dispatcher. With
+    /// it, the filter seals each task it publishes (HMAC-SHA256 over the
+    /// message and the scanner's versions) and the dispatcher takes a task
+    /// whose seal verifies without scanning it again. Without it, the
+    /// dispatcher scans every task (`FAULTLINE_FILTER__SEAL_KEY_FILE`).
+    pub seal_key_file: Option<PathBuf>,
 }
 
 impl Default for FilterConfig {
@@ -592,6 +599,7 @@ impl Default for FilterConfig {
             ack_wait: Duration::from_secs(30),
             publish_timeout: Duration::from_secs(5),
             retry_delay: Duration::from_secs(1),
+            seal_key_file: None,
         }
     }
 }
@@ -1058,6 +1066,7 @@ impl Config {
             ("nats.token_file", &self.nats.token_file),
             ("nats.tls_ca_file", &self.nats.tls_ca_file),
             ("redis.password_file", &self.redis.password_file),
+            ("filter.seal_key_file", &self.filter.seal_key_file),
         ] {
             if let Some(path) = file {
                 check(

@@ -16,6 +16,7 @@ use faultline_core::config::DispatcherConfig;
 use faultline_core::nats::is_publish_conflict;
 use faultline_core::Names;
 use faultline_event::task::{Origin, Task, TaskContext};
+use faultline_injection_filter::seal::SealKey;
 use faultline_injection_filter::{filter_mark, Decision, Thresholds};
 use serde_json::{json, Value};
 
@@ -47,6 +48,9 @@ pub struct Inner {
     pub(crate) agents: Agents,
     pub(crate) instance: String,
     pub(crate) thresholds: Thresholds,
+    /// Verifies the seals of the injection-filter's tasks (see
+    /// `faultline_injection_filter::seal`); without it every task is scanned.
+    pub(crate) seal: Option<SealKey>,
     pub(crate) metrics: DispatchMetrics,
     pub(crate) publish_timeout: Duration,
     /// Tasks a claim of this replica is trying to take right now (see

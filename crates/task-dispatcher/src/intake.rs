@@ -11,7 +11,7 @@ use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
 use async_nats::jetstream::Message;
 use faultline_core::shutdown::ShutdownSignal;
 use faultline_event::task::{Origin, Task, TaskContext, MAX_PRIORITY};
-use faultline_injection_filter::{filter_mark, Decision};
+use faultline_injection_filter::{filter_mark, seal, Decision};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::{json, Value};
 
@@ -350,17 +350,19 @@ async fn take(d: &Dispatcher, msg: Message) {
     let Some(ack) = msg.reply.as_ref().map(|r| r.to_string()) else {
         return;
     };
-    match intake(
-        d,
-        &msg.subject,
-        &msg.payload,
+    let seal = msg
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(seal::HEADER))
+        .map(async_nats::HeaderValue::as_str);
+    let delivery = Delivery {
         seq,
         delivered,
         published,
-        &ack,
-    )
-    .await
-    {
+        ack: &ack,
+        seal,
+    };
+    match intake(d, &msg.subject, &msg.payload, &delivery).await {
         Ok(()) => {}
         Err(e) => {
             d.0.metrics.intake_failed();
@@ -372,16 +374,40 @@ async fn take(d: &Dispatcher, msg: Message) {
     }
 }
 
+/// One delivery of a task message.
+pub(crate) struct Delivery<'a> {
+    /// Stream sequence.
+    pub(crate) seq: u64,
+    /// Times delivered, this one included.
+    pub(crate) delivered: u32,
+    /// When it was stored (unix ms).
+    pub(crate) published: i64,
+    /// Its ack subject.
+    pub(crate) ack: &'a str,
+    /// Its scan seal header, if any.
+    pub(crate) seal: Option<&'a str>,
+}
+
 /// Takes one delivery of a task message.
 pub(crate) async fn intake(
     d: &Dispatcher,
     subject: &str,
     payload: &[u8],
-    seq: u64,
-    delivered: u32,
-    published: i64,
-    ack: &str,
+    delivery: &Delivery<'_>,
 ) -> Result<(), DispatchError> {
+    let &Delivery {
+        seq,
+        delivered,
+        published,
+        ack,
+        seal,
+    } = delivery;
+    // Sealed by the injection-filter over exactly these bytes, with this
+    // build's scanner: its mark stands for a scan here.
+    let sealed = match (&d.0.seal, seal) {
+        (Some(key), Some(seal)) => key.verify(payload, seal),
+        _ => false,
+    };
     let task = match parse_task(subject, payload, seq, published) {
         Ok(t) => t,
         Err(why) => return invalid(d, subject, payload, seq, &why, ack).await,
@@ -399,7 +425,7 @@ pub(crate) async fn intake(
             store::task(&d.0.kv, &task.id).await?
         };
         let done = match existing {
-            None => new_task(d, &task, seq, delivered, ack).await?,
+            None => new_task(d, &task, seq, delivered, ack, sealed).await?,
             Some(v) => known_task(d, v, seq, delivered, ack).await?,
         };
         if done {
@@ -432,13 +458,24 @@ async fn new_task(
     seq: u64,
     delivered: u32,
     ack: &str,
+    sealed: bool,
 ) -> Result<bool, DispatchError> {
     let now = now_ms();
-    // Scan: the filter's tasks were scanned as events; everything an agent
-    // reads is scanned here again, with the description, whoever wrote it.
+    // Scan: everything an agent reads is scanned here, with the
+    // description, whoever wrote it, unless the injection-filter's seal
+    // shows that this very message is what it scanned and passed (or
+    // flagged): then its mark stands (see `faultline_injection_filter::seal`).
     let released = verified_release(d, task).await?;
     let mut task = task.clone();
-    if !released {
+    let vouched =
+        sealed
+            && task.context.filter.as_ref().is_some_and(|m| {
+                m.release.is_none() && matches!(m.decision.as_str(), "pass" | "flag")
+            });
+    if vouched && !released {
+        d.0.metrics.task_scan("sealed");
+    } else if !released {
+        d.0.metrics.task_scan("scanned");
         let verdict = scan::scan_task(&task, &d.0.thresholds);
         if verdict.decision == Decision::Reject {
             reject(d, &task, &verdict, seq).await?;

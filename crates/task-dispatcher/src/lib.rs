@@ -32,6 +32,7 @@ use std::sync::Arc;
 
 use faultline_core::service::{App, BoxError, Context};
 use faultline_core::shutdown::ShutdownSignal;
+use faultline_injection_filter::seal::SealKey;
 use faultline_injection_filter::Thresholds;
 use faultline_proto::faultline::dispatch::v1::task_dispatcher_server::TaskDispatcherServer;
 
@@ -62,6 +63,14 @@ impl DispatcherApp {
             reject: ctx.config.filter.reject_threshold,
             ..Thresholds::default()
         };
+        let seal = match &ctx.config.filter.seal_key_file {
+            Some(path) => {
+                let key = SealKey::from_file(path)?;
+                tracing::info!(key_file = %path.display(), "tasks sealed by the injection-filter are taken without a second scan");
+                Some(key)
+            }
+            None => None,
+        };
         let agents = store::Agents::new(ctx.redis.clone(), ctx.names.clone(), cfg.presence_ttl());
         let max_payload = ctx.nats.client.server_info().max_payload;
         tracing::info!(
@@ -82,6 +91,7 @@ impl DispatcherApp {
             agents,
             instance: ctx.instance.clone(),
             thresholds,
+            seal,
             metrics: metrics::DispatchMetrics::register(&ctx.metrics),
             publish_timeout: ctx.config.filter.publish_timeout,
             claiming: std::sync::Mutex::default(),

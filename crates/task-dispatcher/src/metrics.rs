@@ -30,6 +30,7 @@ pub struct DispatchMetrics {
     refused: Family<What, Counter>,
     agents: Family<What, Counter>,
     submitted: Family<What, Counter>,
+    scans: Family<What, Counter>,
     claims: Counter,
     claim_latency: Histogram,
     replays: Counter,
@@ -61,6 +62,7 @@ impl DispatchMetrics {
             refused: Family::default(),
             agents: Family::default(),
             submitted: Family::default(),
+            scans: Family::default(),
             claims: Counter::default(),
             claim_latency: Histogram::new([
                 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0,
@@ -110,6 +112,11 @@ impl DispatchMetrics {
             this.submitted.clone(),
         );
         metrics.register(
+            "dispatch_task_scans",
+            "New tasks scanned by the injection filter here (scanned), or taken on the filter's verified seal (sealed)",
+            this.scans.clone(),
+        );
+        metrics.register(
             "dispatch_claims",
             "Tasks handed to agents",
             this.claims.clone(),
@@ -139,6 +146,9 @@ impl DispatchMetrics {
 
     pub(crate) fn intake(&self, what: &'static str) {
         self.intake.get_or_create(&What { what }).inc();
+    }
+    pub(crate) fn task_scan(&self, what: &'static str) {
+        self.scans.get_or_create(&What { what }).inc();
     }
     pub(crate) fn intake_failed(&self) {
         self.intake_failures.inc();

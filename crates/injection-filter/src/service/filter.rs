@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::seal::{self, SealKey};
 use crate::{explanation_json, filter_mark, scan_event, snippet, Decision, Thresholds, Verdict};
 use async_nats::jetstream::{self, message::PublishMessage};
 use async_nats::HeaderMap;
@@ -67,6 +68,8 @@ pub(crate) struct Filter {
     pub(crate) limits: Limits,
     pub(crate) publish_timeout: Duration,
     pub(crate) metrics: FilterMetrics,
+    /// Seals the tasks it publishes (see [`crate::seal`]).
+    pub(crate) seal: Option<SealKey>,
 }
 
 /// A message taken from an error stream.
@@ -212,8 +215,14 @@ impl Filter {
         if let Some(mark) = &task.context.filter {
             hdrs.insert(headers::FILTER_DECISION, mark.decision.as_str());
         }
+        let payload = encode(task)?;
+        if let Some(key) = &self.seal {
+            hdrs.insert(seal::HEADER, key.seal(&payload).as_str());
+        }
         let id = format!("{}-task-{}", self.names.namespace(), task.id);
-        self.publish(subject, task, id, hdrs).await.map(|_| ())
+        self.publish_bytes(subject, payload, id, hdrs, false)
+            .await
+            .map(|_| ())
     }
 
     /// Publishes `body` as JSON and waits for the JetStream ack.
@@ -237,8 +246,18 @@ impl Filter {
         hdrs: HeaderMap,
         first_on_subject: bool,
     ) -> Result<jetstream::publish::PublishAck, PublishFailure> {
-        let payload = serde_json::to_vec(body)
-            .map_err(|e| PublishFailure::Unavailable(format!("cannot encode: {e}")))?;
+        self.publish_bytes(subject, encode(body)?, msg_id, hdrs, first_on_subject)
+            .await
+    }
+
+    async fn publish_bytes(
+        &self,
+        subject: String,
+        payload: Vec<u8>,
+        msg_id: String,
+        hdrs: HeaderMap,
+        first_on_subject: bool,
+    ) -> Result<jetstream::publish::PublishAck, PublishFailure> {
         let mut message = PublishMessage::build()
             .payload(payload.into())
             .headers(hdrs)
@@ -281,6 +300,10 @@ impl Filter {
             release: None,
         }
     }
+}
+
+fn encode(body: &impl Serialize) -> Result<Vec<u8>, PublishFailure> {
+    serde_json::to_vec(body).map_err(|e| PublishFailure::Unavailable(format!("cannot encode: {e}")))
 }
 
 /// The record kept on the SECURITY stream for a rejected or flagged event:

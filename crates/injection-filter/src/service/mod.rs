@@ -53,8 +53,17 @@ impl FilterApp {
         let streams = ctx
             .names
             .error_streams(ctx.config.provision.environments.keys().map(String::as_str))?;
+        let seal = match &cfg.seal_key_file {
+            Some(path) => {
+                let key = crate::seal::SealKey::from_file(path)?;
+                tracing::info!(key_file = %path.display(), "tasks are sealed: a task-dispatcher with the same key does not scan them again");
+                Some(key)
+            }
+            None => None,
+        };
         let filter = Filter {
             js: ctx.nats.jetstream.clone(),
+            seal,
             names: ctx.names.clone(),
             thresholds,
             limits,
