@@ -5,6 +5,8 @@
 #   api_keys        error-ingest's API keys, stored form only: `<namespace> <name> sha256:<hex>`
 #   api-key         the key itself for the first name (`local`), for your requests; it is
 #                   not mounted into any container
+#   seal_key        a random key the injection-filter seals its tasks with and the
+#                   task-dispatcher checks them with (filter.seal_key_file)
 #
 # Existing files are kept, so running it again changes nothing.
 #   docker/make-secrets.sh                 make what is missing
@@ -16,7 +18,7 @@
 # `docker compose build`).
 #
 # File modes: the directory is 0700, so other users of this machine cannot read inside it.
-# redis_password and api_keys are 0644 because compose mounts secret files as they are
+# redis_password, api_keys and seal_key are 0644 because compose mounts secret files as they are
 # (it cannot change their owner), and the containers read them as a non-root user.
 #
 # Environment: FAULTLINE_SECRETS_DIR (docker/secrets), NATS_NAMESPACE (faultline).
@@ -85,6 +87,12 @@ if [[ ! -s "$DIR/redis_password" ]]; then
     echo "make-secrets: made $DIR/redis_password"
 fi
 chmod 0644 "$DIR/redis_password"
+
+if [[ ! -s "$DIR/seal_key" ]]; then
+    od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$DIR/seal_key"
+    echo "make-secrets: made $DIR/seal_key"
+fi
+chmod 0644 "$DIR/seal_key"
 
 if [[ ! -s "$DIR/api_keys" ]]; then
     pair="$(apikey local)"

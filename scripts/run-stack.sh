@@ -103,6 +103,13 @@ if [[ ! -s "$RUN/api-key" ]]; then
 fi
 export FAULTLINE_INGEST__API_KEYS_FILE="$RUN/api-keys"
 
+# The scan seal key the injection-filter and the task-dispatcher share (made once, 0600):
+# the dispatcher takes the filter's sealed tasks without scanning them a second time.
+if [[ ! -s "$RUN/seal-key" ]]; then
+    (umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$RUN/seal-key")
+fi
+export FAULTLINE_FILTER__SEAL_KEY_FILE="$RUN/seal-key"
+
 for s in "${SERVICES[@]}"; do
     setsid "$BIN/faultline-$s" > "$RUN/logs/$s.log" 2>&1 &
     PIDS+=($!)

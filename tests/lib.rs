@@ -65,6 +65,8 @@ pub struct Stack<N: StackNats = NatsServer> {
     pub namespace: String,
     ports: BTreeMap<ServiceName, (u16, u16)>,
     ingest_http: u16,
+    /// The scan seal key file every process gets, as `make run` gives it.
+    seal_key: tempfile::NamedTempFile,
 }
 
 /// The API key every stack's error-ingest accepts.
@@ -102,6 +104,12 @@ impl<N: StackNats> Stack<N> {
             namespace: namespace.to_owned(),
             ports,
             ingest_http: free_port(),
+            seal_key: {
+                let mut f = tempfile::NamedTempFile::new().expect("seal key file");
+                std::io::Write::write_all(&mut f, b"e2e-seal-key-0123456789abcdef0123456789")
+                    .expect("seal key");
+                f
+            },
         }
     }
 
@@ -151,6 +159,10 @@ impl<N: StackNats> Stack<N> {
             (
                 "FAULTLINE_INGEST__HTTP_ADDR".to_owned(),
                 self.ingest_http_addr(),
+            ),
+            (
+                "FAULTLINE_FILTER__SEAL_KEY_FILE".to_owned(),
+                self.seal_key.path().display().to_string(),
             ),
             (
                 "FAULTLINE_INGEST__API_KEYS".to_owned(),

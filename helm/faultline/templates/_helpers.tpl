@@ -146,6 +146,9 @@ Call with (dict "root" $ "forInit" bool): the provisioning Job needs only NATS's
 {{- else if $v.ingest.apiKeysSecret.name }}
 {{- $list = append $list (dict "volume" "api-keys" "secret" $v.ingest.apiKeysSecret.name "key" $v.ingest.apiKeysSecret.key "setting" "ingest.api_keys_file") }}
 {{- end }}
+{{- with $v.filter.sealKeySecret.name }}
+{{- $list = append $list (dict "volume" "seal-key" "secret" . "key" $v.filter.sealKeySecret.key "setting" "filter.seal_key_file") }}
+{{- end }}
 {{- end }}
 {{- toJson (dict "items" $list) }}
 {{- end }}
@@ -227,6 +230,15 @@ default_environment = {{ . | toJson }}
 {{- range $secrets }}
 {{- if hasPrefix "ingest." .setting }}
 {{ trimPrefix "ingest." .setting }} = {{ include "faultline.secretPath" . | toJson }}
+{{- end }}
+{{- end }}
+{{- with $v.filter.sealKeySecret.name }}
+
+[filter]
+{{- range $secrets }}
+{{- if hasPrefix "filter." .setting }}
+{{ trimPrefix "filter." .setting }} = {{ include "faultline.secretPath" . | toJson }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- $root := .root }}
