@@ -1215,7 +1215,8 @@ async fn sealed_tasks_are_not_scanned_twice_and_forged_seals_are_scanned() {
     task["id"] = json!("inv-other-key");
     let other = serde_json::to_vec(&task).unwrap();
     let mut headers = async_nats::HeaderMap::new();
-    let wrong = SealKey::new(&[b'x'; 32]).unwrap().seal(&other);
+    let t = faultline_injection_filter::Thresholds::default();
+    let wrong = SealKey::new(&[b'x'; 32]).unwrap().seal(&t, &other);
     headers.insert(HEADER, wrong.as_str());
     js.publish_with_headers("seal.tasks.investigation", headers, other.into())
         .await
@@ -1231,5 +1232,5 @@ async fn sealed_tasks_are_not_scanned_twice_and_forged_seals_are_scanned() {
     // The right key over the forged bytes would have vouched for them: the
     // seal is what the dispatcher trusts, so it is checked, not assumed.
     let right = SealKey::new(key.as_bytes()).unwrap();
-    assert!(!right.verify(&forged, &seal));
+    assert!(!right.verify(&t, &forged, &seal));
 }

@@ -10,13 +10,14 @@
 //!
 //! With a key shared by the two services (`filter.seal_key_file`), the
 //! filter adds `Faultline-Scan-Seal: v1.<hex>` to each task it publishes: an
-//! HMAC-SHA256 over the rule-set and model versions and the message's exact
-//! bytes. The dispatcher recomputes it over the bytes it received; only when
-//! it matches (compared in constant time), the versions are its own, and the
-//! task's mark says `pass` or `flag`, does it take the mark instead of
-//! scanning. A task published by anyone else, altered on the way, sealed by
-//! another version of the scanner or with another key, is scanned as before.
-//! Without a key nothing is sealed and everything is scanned.
+//! HMAC-SHA256 over the rule-set and model versions, the thresholds, and the
+//! message's exact bytes. The dispatcher recomputes it over the bytes it
+//! received; only when it matches (compared in constant time), the versions
+//! and thresholds are its own, and the task's mark says `pass` or `flag`,
+//! does it take the mark instead of scanning. A task published by anyone
+//! else, altered on the way, sealed by another version of the scanner, under
+//! other thresholds or with another key, is scanned as before. Without a key
+//! nothing is sealed and everything is scanned.
 //!
 //! The key is a file of at least [`MIN_KEY_BYTES`] bytes (such as
 //! `openssl rand -hex 32`); sealing and verifying do no I/O.
@@ -26,6 +27,7 @@ use sha2::Sha256;
 
 use crate::model::MODEL_VERSION;
 use crate::rules::RULESET_VERSION;
+use crate::Thresholds;
 
 /// The header that carries the seal.
 pub const HEADER: &str = "Faultline-Scan-Seal";
@@ -70,26 +72,31 @@ impl SealKey {
         Self::new(&contents).map_err(|e| format!("{}: {e}", path.display()))
     }
 
-    fn mac(&self, ruleset: &str, model: &str, payload: &[u8]) -> Hmac<Sha256> {
+    fn mac(&self, scanner: &Scanner<'_>, payload: &[u8]) -> Hmac<Sha256> {
         let mut mac =
             Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
         mac.update(DOMAIN);
-        mac.update(ruleset.as_bytes());
+        mac.update(scanner.ruleset.as_bytes());
         mac.update(b"\0");
-        mac.update(model.as_bytes());
+        mac.update(scanner.model.as_bytes());
         mac.update(b"\0");
+        let t = scanner.thresholds;
+        for x in [t.flag, t.reject, t.model_alone_max] {
+            mac.update(&x.to_le_bytes());
+        }
         mac.update(payload);
         mac
     }
 
-    /// The seal of `payload`, scanned by this build's rules and model.
-    pub fn seal(&self, payload: &[u8]) -> String {
-        self.seal_with(RULESET_VERSION, MODEL_VERSION, payload)
+    /// The seal of `payload`, scanned by this build's rules and model under
+    /// `thresholds`.
+    pub fn seal(&self, thresholds: &Thresholds, payload: &[u8]) -> String {
+        self.seal_with(&Scanner::this_build(thresholds), payload)
     }
 
-    fn seal_with(&self, ruleset: &str, model: &str, payload: &[u8]) -> String {
+    fn seal_with(&self, scanner: &Scanner<'_>, payload: &[u8]) -> String {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let tag = self.mac(ruleset, model, payload).finalize().into_bytes();
+        let tag = self.mac(scanner, payload).finalize().into_bytes();
         let mut out = String::with_capacity(PREFIX.len() + 2 * tag.len());
         out.push_str(PREFIX);
         for b in tag {
@@ -100,17 +107,34 @@ impl SealKey {
     }
 
     /// Whether `seal` was made with this key, by this build's rules and
-    /// model, over exactly `payload`.
-    pub fn verify(&self, payload: &[u8], seal: &str) -> bool {
+    /// model under `thresholds`, over exactly `payload`.
+    pub fn verify(&self, thresholds: &Thresholds, payload: &[u8], seal: &str) -> bool {
         let Some(hex) = seal.strip_prefix(PREFIX) else {
             return false;
         };
         let Some(tag) = decode_hex(hex) else {
             return false;
         };
-        self.mac(RULESET_VERSION, MODEL_VERSION, payload)
+        self.mac(&Scanner::this_build(thresholds), payload)
             .verify_slice(&tag)
             .is_ok()
+    }
+}
+
+/// What made a verdict: the scanner's versions and thresholds.
+struct Scanner<'a> {
+    ruleset: &'a str,
+    model: &'a str,
+    thresholds: &'a Thresholds,
+}
+
+impl<'a> Scanner<'a> {
+    fn this_build(thresholds: &'a Thresholds) -> Self {
+        Self {
+            ruleset: RULESET_VERSION,
+            model: MODEL_VERSION,
+            thresholds,
+        }
     }
 }
 
@@ -136,25 +160,33 @@ mod tests {
     const KEY: &[u8] = b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n";
 
     #[test]
-    fn a_seal_verifies_only_its_payload_key_and_versions() {
+    fn a_seal_verifies_only_its_payload_key_versions_and_thresholds() {
         let key = SealKey::new(KEY).unwrap();
+        let t = Thresholds::default();
         let payload = br#"{"id":"inv-1","description":"Investigate"}"#;
-        let seal = key.seal(payload);
+        let seal = key.seal(&t, payload);
         assert!(seal.starts_with("v1.") && seal.len() == 3 + 64, "{seal}");
-        assert!(key.verify(payload, &seal));
+        assert!(key.verify(&t, payload, &seal));
 
         // One byte changed.
         let mut altered = payload.to_vec();
         altered[10] ^= 1;
-        assert!(!key.verify(&altered, &seal));
+        assert!(!key.verify(&t, &altered, &seal));
         // Another key.
         let other = SealKey::new(&[b'k'; 32]).unwrap();
-        assert!(!other.verify(payload, &seal));
+        assert!(!other.verify(&t, payload, &seal));
         // Another version of the scanner.
-        let old = key.seal_with("rules-0", MODEL_VERSION, payload);
-        assert!(!key.verify(payload, &old));
-        let old = key.seal_with(RULESET_VERSION, "model-0", payload);
-        assert!(!key.verify(payload, &old));
+        for (ruleset, model) in [("rules-0", MODEL_VERSION), (RULESET_VERSION, "model-0")] {
+            let old = Scanner {
+                ruleset,
+                model,
+                thresholds: &t,
+            };
+            assert!(!key.verify(&t, payload, &key.seal_with(&old, payload)));
+        }
+        // Other thresholds: a laxer filter cannot vouch for a stricter dispatcher.
+        let lax = Thresholds { reject: 0.99, ..t };
+        assert!(!key.verify(&t, payload, &key.seal(&lax, payload)));
         // Not a seal.
         for bad in [
             "",
@@ -163,7 +195,7 @@ mod tests {
             &seal[..seal.len() - 2],
             &seal.to_uppercase(),
         ] {
-            assert!(!key.verify(payload, bad), "{bad:?}");
+            assert!(!key.verify(&t, payload, bad), "{bad:?}");
         }
     }
 
@@ -174,9 +206,10 @@ mod tests {
         let key = SealKey::new(KEY).unwrap();
         assert_eq!(format!("{key:?}"), "SealKey(redacted)");
         // Whitespace around the key is not part of it.
+        let t = Thresholds::default();
         assert_eq!(
-            SealKey::new(KEY.trim_ascii()).unwrap().seal(b"x"),
-            key.seal(b"x")
+            SealKey::new(KEY.trim_ascii()).unwrap().seal(&t, b"x"),
+            key.seal(&t, b"x")
         );
     }
 }

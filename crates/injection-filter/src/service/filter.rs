@@ -217,7 +217,7 @@ impl Filter {
         }
         let payload = encode(task)?;
         if let Some(key) = &self.seal {
-            hdrs.insert(seal::HEADER, key.seal(&payload).as_str());
+            hdrs.insert(seal::HEADER, key.seal(&self.thresholds, &payload).as_str());
         }
         let id = format!("{}-task-{}", self.names.namespace(), task.id);
         self.publish_bytes(subject, payload, id, hdrs, false)
