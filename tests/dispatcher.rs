@@ -1216,7 +1216,7 @@ async fn sealed_tasks_are_not_scanned_twice_and_forged_seals_are_scanned() {
     let other = serde_json::to_vec(&task).unwrap();
     let mut headers = async_nats::HeaderMap::new();
     let t = faultline_injection_filter::Thresholds::default();
-    let wrong = SealKey::new(&[b'x'; 32]).unwrap().seal(&t, &other);
+    let wrong = SealKey::new(&[b'x'; 32]).unwrap().seal("seal", &t, &other);
     headers.insert(HEADER, wrong.as_str());
     js.publish_with_headers("seal.tasks.investigation", headers, other.into())
         .await
@@ -1229,8 +1229,9 @@ async fn sealed_tasks_are_not_scanned_twice_and_forged_seals_are_scanned() {
     }
     assert_eq!(metric(&stack, scanned_line).await, 2);
     assert_eq!(metric(&stack, sealed_line).await, 1);
-    // The right key over the forged bytes would have vouched for them: the
-    // seal is what the dispatcher trusts, so it is checked, not assumed.
+    // The copied seal is genuine (it verifies over the filter's own bytes);
+    // it is the bytes that do not match.
     let right = SealKey::new(key.as_bytes()).unwrap();
-    assert!(!right.verify(&t, &forged, &seal));
+    assert!(right.verify("seal", &t, &msg.payload, &seal));
+    assert!(!right.verify("seal", &t, &forged, &seal));
 }

@@ -586,7 +586,9 @@ pub struct FilterConfig {
     /// it, the filter seals each task it publishes (HMAC-SHA256 over the
     /// message and the scanner's versions) and the dispatcher takes a task
     /// whose seal verifies without scanning it again. Without it, the
-    /// dispatcher scans every task (`FAULTLINE_FILTER__SEAL_KEY_FILE`).
+    /// dispatcher scans every task (`FAULTLINE_FILTER__SEAL_KEY_FILE`). Only
+    /// those two read it (and refuse to start when they cannot), so other
+    /// services need not have the file.
     pub seal_key_file: Option<PathBuf>,
 }
 
@@ -1066,7 +1068,6 @@ impl Config {
             ("nats.token_file", &self.nats.token_file),
             ("nats.tls_ca_file", &self.nats.tls_ca_file),
             ("redis.password_file", &self.redis.password_file),
-            ("filter.seal_key_file", &self.filter.seal_key_file),
         ] {
             if let Some(path) = file {
                 check(

@@ -41,14 +41,11 @@ pub const QUEUE: usize = 8192;
 /// Counts a group. `KEYS[1]` is the top set, `KEYS[1 + i]` the hash of
 /// occurrence `i`; `ARGV[1]` the retention (ms), `ARGV[2]` how many to keep
 /// in the top set, then five per occurrence: time, event id, environment
-/// field, release field, fingerprint. Returns each occurrence's count.
+/// field, release field, fingerprint. Returns each occurrence's count, or -1
+/// for one that could not be counted.
 const RECORD: &str = r"
 local top = KEYS[1]
-local out = {}
-local trim = false
-for i = 2, #KEYS do
-  local a = 3 + (i - 2) * 5
-  local key = KEYS[i]
+local function record(key, a)
   local count = redis.call('HINCRBY', key, 'count', 1)
   if count == 1 then
     redis.call('HSET', key, 'first_seen', ARGV[a], 'last_seen', ARGV[a], 'last_event_id', ARGV[a + 1], ARGV[a + 2], 1, ARGV[a + 3], 1)
@@ -59,13 +56,25 @@ for i = 2, #KEYS do
   -- The hash's count is the score (ZADD answers an integer; ZINCRBY would
   -- format a float for every occurrence).
   redis.call('ZADD', top, count, ARGV[a + 4])
-  if count % 100 == 1 then
-    trim = true
+  return count
+end
+local out = {}
+local trim = false
+for i = 2, #KEYS do
+  -- One occurrence that cannot be counted (a key of another type, out of
+  -- memory) fails alone: -1 for it, the others are counted.
+  local ok, count = pcall(record, KEYS[i], 3 + (i - 2) * 5)
+  if ok then
+    if count % 100 == 1 then
+      trim = true
+    end
+    out[i - 1] = count
+  else
+    out[i - 1] = -1
   end
-  out[i - 1] = count
 end
 if trim then
-  redis.call('ZREMRANGEBYRANK', top, 0, -(tonumber(ARGV[2]) + 1))
+  pcall(redis.call, 'ZREMRANGEBYRANK', top, 0, -(tonumber(ARGV[2]) + 1))
 end
 return out
 ";
@@ -190,12 +199,19 @@ impl Committer {
                 .arg(&q.fingerprint);
         }
         let mut conn = self.conn.clone();
-        let counts: RedisResult<Vec<u64>> = invocation.invoke_async(&mut conn).await;
+        let counts: RedisResult<Vec<i64>> = invocation.invoke_async(&mut conn).await;
         match counts {
             Ok(counts) if counts.len() == group.len() => {
                 for (q, count) in group.into_iter().zip(counts) {
+                    let answer = u64::try_from(count).ok().filter(|c| *c > 0).ok_or_else(|| {
+                        RedisError::from((
+                            redis::ErrorKind::Server(redis::ServerErrorKind::ResponseError),
+                            "Redis could not count this occurrence",
+                            format!("fingerprint {}", q.fingerprint),
+                        ))
+                    });
                     // The caller may have gone (its request was dropped).
-                    let _ = q.reply.send(Ok(count));
+                    let _ = q.reply.send(answer);
                 }
             }
             Ok(counts) => {

@@ -15,7 +15,7 @@ use faultline_proto::faultline::ingest::v1::{
 };
 use faultline_testkit::http::{request, HttpResponse};
 use faultline_testkit::{eventually, free_port, NatsServer, RedisServer};
-use serde_json::json;
+use serde_json::{json, Value};
 
 const KEY: &str = "test-key-for-acme";
 const OTHER_KEY: &str = "test-key-for-other";
@@ -534,6 +534,38 @@ async fn batches_have_a_result_per_event_and_the_cap_only_counts() {
         .await
         .json();
     assert_eq!(stats["count"], 120, "{stats}");
+    // One occurrence that Redis cannot count (its key holds another type)
+    // fails alone: stored, `count: null`; the rest of its group is counted.
+    let mut redis = redis::Client::open(h._redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let poisoned = h
+        .report(r#"{"error": "poisoned counter", "release": "p1"}"#)
+        .await
+        .json();
+    let poisoned_fp = poisoned["fingerprint"].as_str().unwrap().to_owned();
+    let _: () = redis::cmd("SET")
+        .arg(format!("faultline:{}:fp:{poisoned_fp}", h.ns))
+        .arg("not a hash")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let pair = json!([
+        {"error": "poisoned counter", "release": "p2"},
+        {"error": "a healthy neighbour"},
+    ])
+    .to_string();
+    let body = h
+        .post("/v1/errors:batch", &headers, pair.as_bytes())
+        .await
+        .json();
+    assert_eq!(body["accepted"], 2, "{body}");
+    assert_eq!(body["results"][0]["fingerprint"], poisoned_fp.as_str());
+    assert_eq!(body["results"][0]["count"], Value::Null, "{body}");
+    assert_eq!(body["results"][0]["forwarded"], true, "{body}");
+    assert_eq!(body["results"][1]["count"], 1, "{body}");
     let top = h.get("/v1/fingerprints?top=1", &headers).await.json();
     assert_eq!(top["fingerprints"][0]["fingerprint"], fp.as_str(), "{top}");
     assert_eq!(top["fingerprints"][0]["count"], 120, "{top}");

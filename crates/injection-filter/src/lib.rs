@@ -26,7 +26,10 @@ pub fn warm_up() {
     address::warm_up();
 }
 
-pub use event::{event_fields, explanation_json, filter_mark, scan_event, snippet};
+pub use event::{
+    event_fields, event_json_fields, explanation_json, filter_mark, scan_event, scan_event_json,
+    snippet, snippet_json,
+};
 pub use verdict::{
     joined_text, scan_fields, scan_fields_with, scan_text, scan_text_with, scan_text_with_model,
     Decision, Explanation, RuleHit, Thresholds, Verdict,

@@ -10,10 +10,10 @@
 //!
 //! With a key shared by the two services (`filter.seal_key_file`), the
 //! filter adds `Faultline-Scan-Seal: v1.<hex>` to each task it publishes: an
-//! HMAC-SHA256 over the rule-set and model versions, the thresholds, and the
-//! message's exact bytes. The dispatcher recomputes it over the bytes it
-//! received; only when it matches (compared in constant time), the versions
-//! and thresholds are its own, and the task's mark says `pass` or `flag`,
+//! HMAC-SHA256 over the project namespace, the rule-set and model versions,
+//! the thresholds, and the message's exact bytes. The dispatcher recomputes it over the bytes it
+//! received; only when it matches (compared in constant time), the namespace,
+//! versions and thresholds are its own, and the task's mark says `pass` or `flag`,
 //! does it take the mark instead of scanning. A task published by anyone
 //! else, altered on the way, sealed by another version of the scanner, under
 //! other thresholds or with another key, is scanned as before. Without a key
@@ -76,6 +76,8 @@ impl SealKey {
         let mut mac =
             Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
         mac.update(DOMAIN);
+        mac.update(scanner.namespace.as_bytes());
+        mac.update(b"\0");
         mac.update(scanner.ruleset.as_bytes());
         mac.update(b"\0");
         mac.update(scanner.model.as_bytes());
@@ -88,10 +90,10 @@ impl SealKey {
         mac
     }
 
-    /// The seal of `payload`, scanned by this build's rules and model under
-    /// `thresholds`.
-    pub fn seal(&self, thresholds: &Thresholds, payload: &[u8]) -> String {
-        self.seal_with(&Scanner::this_build(thresholds), payload)
+    /// The seal of `payload`, a task of project `namespace` scanned by this
+    /// build's rules and model under `thresholds`.
+    pub fn seal(&self, namespace: &str, thresholds: &Thresholds, payload: &[u8]) -> String {
+        self.seal_with(&Scanner::this_build(namespace, thresholds), payload)
     }
 
     fn seal_with(&self, scanner: &Scanner<'_>, payload: &[u8]) -> String {
@@ -106,16 +108,22 @@ impl SealKey {
         out
     }
 
-    /// Whether `seal` was made with this key, by this build's rules and
-    /// model under `thresholds`, over exactly `payload`.
-    pub fn verify(&self, thresholds: &Thresholds, payload: &[u8], seal: &str) -> bool {
+    /// Whether `seal` was made with this key for project `namespace`, by this
+    /// build's rules and model under `thresholds`, over exactly `payload`.
+    pub fn verify(
+        &self,
+        namespace: &str,
+        thresholds: &Thresholds,
+        payload: &[u8],
+        seal: &str,
+    ) -> bool {
         let Some(hex) = seal.strip_prefix(PREFIX) else {
             return false;
         };
         let Some(tag) = decode_hex(hex) else {
             return false;
         };
-        self.mac(&Scanner::this_build(thresholds), payload)
+        self.mac(&Scanner::this_build(namespace, thresholds), payload)
             .verify_slice(&tag)
             .is_ok()
     }
@@ -123,14 +131,16 @@ impl SealKey {
 
 /// What made a verdict: the scanner's versions and thresholds.
 struct Scanner<'a> {
+    namespace: &'a str,
     ruleset: &'a str,
     model: &'a str,
     thresholds: &'a Thresholds,
 }
 
 impl<'a> Scanner<'a> {
-    fn this_build(thresholds: &'a Thresholds) -> Self {
+    fn this_build(namespace: &'a str, thresholds: &'a Thresholds) -> Self {
         Self {
+            namespace,
             ruleset: RULESET_VERSION,
             model: MODEL_VERSION,
             thresholds,
@@ -160,33 +170,36 @@ mod tests {
     const KEY: &[u8] = b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n";
 
     #[test]
-    fn a_seal_verifies_only_its_payload_key_versions_and_thresholds() {
+    fn a_seal_verifies_only_its_payload_key_namespace_versions_and_thresholds() {
         let key = SealKey::new(KEY).unwrap();
         let t = Thresholds::default();
         let payload = br#"{"id":"inv-1","description":"Investigate"}"#;
-        let seal = key.seal(&t, payload);
+        let seal = key.seal("acme", &t, payload);
         assert!(seal.starts_with("v1.") && seal.len() == 3 + 64, "{seal}");
-        assert!(key.verify(&t, payload, &seal));
+        assert!(key.verify("acme", &t, payload, &seal));
 
         // One byte changed.
         let mut altered = payload.to_vec();
         altered[10] ^= 1;
-        assert!(!key.verify(&t, &altered, &seal));
+        assert!(!key.verify("acme", &t, &altered, &seal));
         // Another key.
         let other = SealKey::new(&[b'k'; 32]).unwrap();
-        assert!(!other.verify(&t, payload, &seal));
+        assert!(!other.verify("acme", &t, payload, &seal));
         // Another version of the scanner.
         for (ruleset, model) in [("rules-0", MODEL_VERSION), (RULESET_VERSION, "model-0")] {
             let old = Scanner {
+                namespace: "acme",
                 ruleset,
                 model,
                 thresholds: &t,
             };
-            assert!(!key.verify(&t, payload, &key.seal_with(&old, payload)));
+            assert!(!key.verify("acme", &t, payload, &key.seal_with(&old, payload)));
         }
         // Other thresholds: a laxer filter cannot vouch for a stricter dispatcher.
         let lax = Thresholds { reject: 0.99, ..t };
-        assert!(!key.verify(&t, payload, &key.seal(&lax, payload)));
+        assert!(!key.verify("acme", &t, payload, &key.seal("acme", &lax, payload)));
+        // Another project sharing the key.
+        assert!(!key.verify("acme", &t, payload, &key.seal("other", &t, payload)));
         // Not a seal.
         for bad in [
             "",
@@ -195,7 +208,7 @@ mod tests {
             &seal[..seal.len() - 2],
             &seal.to_uppercase(),
         ] {
-            assert!(!key.verify(&t, payload, bad), "{bad:?}");
+            assert!(!key.verify("acme", &t, payload, bad), "{bad:?}");
         }
     }
 
@@ -208,8 +221,10 @@ mod tests {
         // Whitespace around the key is not part of it.
         let t = Thresholds::default();
         assert_eq!(
-            SealKey::new(KEY.trim_ascii()).unwrap().seal(&t, b"x"),
-            key.seal(&t, b"x")
+            SealKey::new(KEY.trim_ascii())
+                .unwrap()
+                .seal("acme", &t, b"x"),
+            key.seal("acme", &t, b"x")
         );
     }
 }

@@ -411,7 +411,12 @@ pub(crate) async fn intake(
     // Sealed by the injection-filter over exactly these bytes, with this
     // build's scanner: its mark stands for a scan here.
     let sealed = match (&d.0.seal, seal) {
-        (Some(key), Some(seal)) => key.verify(&d.0.thresholds, payload, seal),
+        (Some(key), Some(seal)) => key.verify(
+            d.0.names.namespace().as_str(),
+            &d.0.thresholds,
+            payload,
+            seal,
+        ),
         _ => false,
     };
     let task = match parse_task(subject, payload, seq, published) {

@@ -119,7 +119,9 @@ resultPublisher:
 
 {{/*
 The secrets a container needs, as a list of {volume, secret, key, file}.
-Call with (dict "root" $ "forInit" bool): the provisioning Job needs only NATS's.
+Call with (dict "root" $ "forInit" bool ["service" name]): the provisioning Job needs only
+NATS's; with a service name, only what that service reads (the seal key: injection-filter
+and task-dispatcher).
 */}}
 {{- define "faultline.secretMounts" -}}
 {{- $v := .root.Values }}
@@ -146,8 +148,11 @@ Call with (dict "root" $ "forInit" bool): the provisioning Job needs only NATS's
 {{- else if $v.ingest.apiKeysSecret.name }}
 {{- $list = append $list (dict "volume" "api-keys" "secret" $v.ingest.apiKeysSecret.name "key" $v.ingest.apiKeysSecret.key "setting" "ingest.api_keys_file") }}
 {{- end }}
+{{- /* The seal key only where it is read: a service without it cannot seal. */}}
+{{- if or (not $.service) (has $.service (list "injection-filter" "task-dispatcher")) }}
 {{- with $v.filter.sealKeySecret.name }}
 {{- $list = append $list (dict "volume" "seal-key" "secret" . "key" $v.filter.sealKeySecret.key "setting" "filter.seal_key_file") }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- toJson (dict "items" $list) }}

@@ -6,7 +6,9 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::seal::{self, SealKey};
-use crate::{explanation_json, filter_mark, scan_event, snippet, Decision, Thresholds, Verdict};
+use crate::{
+    explanation_json, filter_mark, scan_event_json, snippet_json, Decision, Thresholds, Verdict,
+};
 use async_nats::jetstream::{self, message::PublishMessage};
 use async_nats::HeaderMap;
 use faultline_core::nats::is_publish_conflict;
@@ -84,17 +86,18 @@ pub(crate) struct Source<'a> {
 }
 
 impl Filter {
-    /// Scans an event, on the blocking pool when it is large.
-    pub(crate) async fn scan(&self, event: ErrorEvent, size: usize) -> (ErrorEvent, Verdict) {
+    /// Scans an event's JSON as its task will carry it (the order of its texts
+    /// is the order an agent reads them), on the blocking pool when it is large.
+    pub(crate) async fn scan(&self, event_json: Value, size: usize) -> (Value, Verdict) {
         let thresholds = self.thresholds;
         let started = Instant::now();
         let out = if size <= INLINE_SCAN_BYTES {
-            let verdict = scan_event(&event, &thresholds);
-            (event, verdict)
+            let verdict = scan_event_json(&event_json, &thresholds);
+            (event_json, verdict)
         } else {
             let joined = tokio::task::spawn_blocking(move || {
-                let verdict = scan_event(&event, &thresholds);
-                (event, verdict)
+                let verdict = scan_event_json(&event_json, &thresholds);
+                (event_json, verdict)
             })
             .await;
             match joined {
@@ -130,9 +133,10 @@ impl Filter {
         let fingerprint = header(src.headers, headers::FINGERPRINT)
             .filter(|fp| valid_fingerprint(fp))
             .unwrap_or_else(|| faultline_event::fingerprint(&event));
-        let (event, verdict) = self.scan(event, src.payload.len()).await;
+        // The producer's own JSON goes into the task; it is what is scanned.
         let event_json: Value =
             serde_json::from_slice(src.payload).unwrap_or_else(|_| json!(event.clone()));
+        let (event_json, verdict) = self.scan(event_json, src.payload.len()).await;
         match verdict.decision {
             Decision::Reject => {
                 let record = security_record(
@@ -217,7 +221,11 @@ impl Filter {
         }
         let payload = encode(task)?;
         if let Some(key) = &self.seal {
-            hdrs.insert(seal::HEADER, key.seal(&self.thresholds, &payload).as_str());
+            hdrs.insert(
+                seal::HEADER,
+                key.seal(self.names.namespace().as_str(), &self.thresholds, &payload)
+                    .as_str(),
+            );
         }
         let id = format!("{}-task-{}", self.names.namespace(), task.id);
         self.publish_bytes(subject, payload, id, hdrs, false)
@@ -319,7 +327,7 @@ fn security_record(
 ) -> Value {
     let mut record = json!({
         "reason": reason,
-        "snippet": snippet(event, verdict),
+        "snippet": snippet_json(event_json, event, verdict),
         "timestamp": now_rfc3339(),
         "fingerprint": fingerprint,
         "verdict": { "decision": verdict.decision.as_str(), "score": verdict.score },

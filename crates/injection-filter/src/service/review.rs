@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::filter::{fp_headers, now_rfc3339, Filter, PublishFailure, Source};
-use crate::{filter_mark, scan_event};
+use crate::{filter_mark, scan_event_json};
 
 /// A release is re-sent (never duplicated) only within this time of its
 /// record: the TASKS stream's duplicate window (2 minutes) minus a margin.
@@ -291,7 +291,7 @@ impl Filter {
             }
         }
         // Publish (or, within the duplicate window, re-send) the task.
-        let verdict = scan_event(&event, &self.thresholds);
+        let verdict = scan_event_json(&event_json, &self.thresholds);
         let release_mark = ReleaseMark {
             rejection_id: id,
             reviewer: release.reviewer.clone(),
