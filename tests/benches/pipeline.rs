@@ -48,7 +48,7 @@ use faultline_error_ingest::auth::stored_form;
 use faultline_error_ingest::IngestApp;
 use faultline_injection_filter::service::FilterApp;
 use faultline_task_dispatcher::DispatcherApp;
-use faultline_testkit::bench::{env_usize, open_loop, percentile};
+use faultline_testkit::bench::{env_usize, percentile, post_open_loop};
 use faultline_testkit::http::Conn;
 use faultline_testkit::{eventually, free_port, NatsServer, RedisServer};
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -411,7 +411,11 @@ async fn flat_out(http: &str, seen_rx: &mut Seen, run: u32, n: usize, conns: usi
             }
         }));
     }
-    finish(seen_rx, run, n, None, start, clients).await
+    let mut sent = Vec::with_capacity(n);
+    for c in clients {
+        sent.extend(c.await.expect("client"));
+    }
+    finish(seen_rx, run, n, None, start, sent).await
 }
 
 /// Open loop at `rate` events/s for `n` events, over `conns` connections.
@@ -423,29 +427,12 @@ async fn fixed_load(
     rate: f64,
     conns: usize,
 ) -> Outcome {
-    let bodies = bodies(run, n);
-    let mut conns_open = Vec::with_capacity(conns);
-    for _ in 0..conns {
-        conns_open.push(Conn::open(http, KEY).await);
-    }
-    let start = Instant::now() + Duration::from_millis(10);
-    let rx = Arc::new(tokio::sync::Mutex::new(open_loop(n, rate, start)));
-    let mut clients = Vec::new();
-    for mut conn in conns_open {
-        let (rx, bodies) = (rx.clone(), bodies.clone());
-        clients.push(tokio::spawn(async move {
-            let mut sent = Vec::new();
-            loop {
-                let next = rx.lock().await.recv().await;
-                let Some((i, scheduled)) = next else {
-                    return sent;
-                };
-                let status = conn.post("/v1/errors", &bodies[i]).await;
-                sent.push((i, scheduled, status == 202));
-            }
-        }));
-    }
-    finish(seen_rx, run, n, Some(rate), start, clients).await
+    let (start, paced) = post_open_loop(http, KEY, "/v1/errors", bodies(run, n), rate, conns).await;
+    let sent = paced
+        .into_iter()
+        .map(|p| (p.index, p.due, p.status == 202))
+        .collect();
+    finish(seen_rx, run, n, Some(rate), start, sent).await
 }
 
 async fn finish(
@@ -454,15 +441,13 @@ async fn finish(
     n: usize,
     offered: Option<f64>,
     start: Instant,
-    clients: Vec<tokio::task::JoinHandle<Vec<(usize, Instant, bool)>>>,
+    requests: Vec<(usize, Instant, bool)>,
 ) -> Outcome {
     let mut sent = vec![None; n];
     let mut accepted = vec![false; n];
-    for c in clients {
-        for (i, t, ok) in c.await.expect("client") {
-            sent[i] = Some(t);
-            accepted[i] = ok;
-        }
+    for (i, t, ok) in requests {
+        sent[i] = Some(t);
+        accepted[i] = ok;
     }
     let refused = accepted.iter().filter(|a| !**a).count();
     let seen = collect(seen_rx, run, &accepted).await;

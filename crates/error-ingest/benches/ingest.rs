@@ -29,7 +29,7 @@ use faultline_core::shutdown::Shutdown;
 use faultline_core::ServiceName;
 use faultline_error_ingest::auth::stored_form;
 use faultline_error_ingest::IngestApp;
-use faultline_testkit::bench::{env_usize, open_loop, percentile};
+use faultline_testkit::bench::{env_usize, percentile, post_open_loop};
 use faultline_testkit::http::Conn;
 use faultline_testkit::{eventually, free_port, NatsServer, RedisServer};
 
@@ -193,33 +193,14 @@ async fn batched(addr: &str, n: usize, conns: usize, per_batch: usize) -> Stats 
 async fn fixed_load(addr: &str, n: usize, rate: f64, conns: usize) -> Stats {
     let bodies: Arc<Vec<Vec<u8>>> =
         Arc::new((0..n).map(|i| event(i, &format!("fixed-{i}"))).collect());
-    let mut clients = Vec::with_capacity(conns);
-    for _ in 0..conns {
-        clients.push(Conn::open(addr, KEY).await);
-    }
-    let started = Instant::now() + Duration::from_millis(10);
-    let due = Arc::new(tokio::sync::Mutex::new(open_loop(n, rate, started)));
-    let mut tasks = Vec::new();
-    for mut conn in clients {
-        let (due, bodies) = (due.clone(), bodies.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            loop {
-                let next = due.lock().await.recv().await;
-                let Some((i, scheduled)) = next else {
-                    return lat;
-                };
-                let status = conn.post("/v1/errors", &bodies[i]).await;
-                assert_eq!(status, 202, "fixed load: status {status}");
-                lat.push(scheduled.elapsed());
-            }
-        }));
-    }
+    let (started, sent) = post_open_loop(addr, KEY, "/v1/errors", bodies, rate, conns).await;
+    let elapsed = started.elapsed();
     let mut lat = Vec::with_capacity(n);
-    for t in tasks {
-        lat.extend(t.await.expect("client"));
+    for p in sent {
+        assert_eq!(p.status, 202, "fixed load: status {}", p.status);
+        lat.push(p.answered - p.due);
     }
-    stats(n, started.elapsed(), lat)
+    stats(n, elapsed, lat)
 }
 
 fn main() {

@@ -1,8 +1,11 @@
 //! Small helpers the benchmark binaries share.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
+
+use crate::http::Conn;
 
 /// A count from the environment (`BENCH_EVENTS=…`), or `default`.
 pub fn env_usize(name: &str, default: usize) -> usize {
@@ -53,6 +56,68 @@ pub fn open_loop(n: usize, rate: f64, start: Instant) -> mpsc::Receiver<(usize, 
         }
     });
     rx
+}
+
+/// One request of [`post_open_loop`].
+#[derive(Debug, Clone, Copy)]
+pub struct Paced {
+    /// Which body was sent.
+    pub index: usize,
+    /// When it was due (its latency counts from here).
+    pub due: Instant,
+    /// When its answer had been read.
+    pub answered: Instant,
+    /// The answer's status.
+    pub status: u16,
+}
+
+/// POSTs each of `bodies` to `path` at the times of an [`open_loop`] at
+/// `rate`, over `conns` keep-alive connections with bearer `key` (opened
+/// before the clock starts). Returns when the clock started and every
+/// request, in no particular order.
+pub async fn post_open_loop(
+    addr: &str,
+    key: &str,
+    path: &str,
+    bodies: Arc<Vec<Vec<u8>>>,
+    rate: f64,
+    conns: usize,
+) -> (Instant, Vec<Paced>) {
+    let mut open = Vec::with_capacity(conns);
+    for _ in 0..conns {
+        open.push(Conn::open(addr, key).await);
+    }
+    let start = Instant::now() + Duration::from_millis(10);
+    let due = Arc::new(tokio::sync::Mutex::new(open_loop(
+        bodies.len(),
+        rate,
+        start,
+    )));
+    let mut clients = Vec::with_capacity(conns);
+    for mut conn in open {
+        let (due, bodies, path) = (due.clone(), bodies.clone(), path.to_owned());
+        clients.push(tokio::spawn(async move {
+            let mut sent = Vec::new();
+            loop {
+                let next = due.lock().await.recv().await;
+                let Some((index, due)) = next else {
+                    return sent;
+                };
+                let status = conn.post(&path, &bodies[index]).await;
+                sent.push(Paced {
+                    index,
+                    due,
+                    answered: Instant::now(),
+                    status,
+                });
+            }
+        }));
+    }
+    let mut sent = Vec::with_capacity(bodies.len());
+    for c in clients {
+        sent.extend(c.await.expect("load client"));
+    }
+    (start, sent)
 }
 
 #[cfg(test)]
