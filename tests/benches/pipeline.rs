@@ -454,6 +454,23 @@ async fn finish(
     Outcome::new(offered, start, &sent, &seen, refused)
 }
 
+/// The server's message counters once the run's trailing acks are in.
+async fn settled_counts(nats: &NatsServer) -> Option<(u64, u64)> {
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    nats.message_counts()
+}
+
+/// Messages in and out of the server per event between two readings.
+fn per_event(
+    before: Option<(u64, u64)>,
+    after: Option<(u64, u64)>,
+    events: usize,
+) -> Option<(f64, f64)> {
+    let ((i0, o0), (i1, o1)) = (before?, after?);
+    let n = events.max(1) as f64;
+    Some(((i1 - i0) as f64 / n, (o1 - o0) as f64 / n))
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -484,7 +501,9 @@ async fn run() {
     let specs = declared_streams(&raw_names, &Config::default().provision).unwrap();
     provision(&js, &specs, Mode::Apply).await.unwrap();
     let _ = raw_chain(&nats.url(), &raw_names, 1_000.min(n), "warm").await;
+    let before = nats.message_counts();
     let raw = raw_chain(&nats.url(), &raw_names, n, "raw").await;
+    let raw_msgs = per_event(before, settled_counts(&nats).await, raw.done);
 
     // The pipeline, in-process, on the same servers.
     let mut cfg = Config {
@@ -595,7 +614,9 @@ async fn run() {
         let out = fixed_load(&http, &mut seen_rx, run, events, rate, conns).await;
         runs.push((format!("pipeline at {rate:.0}/s"), out));
     }
+    let before = nats.message_counts();
     let flat = flat_out(&http, &mut seen_rx, 4, n, conns).await;
+    let flat_msgs = per_event(before, settled_counts(&nats).await, flat.done);
     runs.push((format!("pipeline flat out ({conns} conns)"), flat));
 
     println!();
@@ -642,6 +663,11 @@ async fn run() {
             "NOT MET"
         }
     );
+    if let (Some((raw_in, raw_out)), Some((in_, out))) = (raw_msgs, flat_msgs) {
+        println!(
+            "nats-server messages per event (in / out): raw chain {raw_in:.1} / {raw_out:.1}; pipeline flat out {in_:.1} / {out:.1} (the pipeline's include the bench's stand-in agent: its subscription to the task records, its ack and its overwrite of each record)"
+        );
+    }
     let at5k = &runs[1].1;
     let sustained = at5k.sustained() == Some(true);
     println!(

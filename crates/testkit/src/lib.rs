@@ -712,6 +712,19 @@ impl NatsServer {
         )
     }
 
+    /// Messages the server has received from clients and sent to them so far
+    /// (`/varz` → `in_msgs`, `out_msgs`): publishes, requests and acks in,
+    /// deliveries and replies out. Differences over a run give the server's
+    /// work per event.
+    pub fn message_counts(&self) -> Option<(u64, u64)> {
+        let (status, body) = http_get(self.monitor_port, "/varz").ok()?;
+        if status != 200 {
+            return None;
+        }
+        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+        Some((v["in_msgs"].as_u64()?, v["out_msgs"].as_u64()?))
+    }
+
     /// JetStream meta leader as seen by this node (`/jsz` → `meta_cluster.leader`).
     pub fn meta_leader(&self) -> Option<String> {
         match http_get(self.monitor_port, "/jsz") {
