@@ -90,6 +90,19 @@ pub fn event_json_fields(event: &serde_json::Value) -> Vec<(String, String)> {
     out
 }
 
+/// Every text of the JSON `value` at `path`, in the order its serialization
+/// shows them: a string is named by its path, an array item `path[i]`, an
+/// object's member `path.key` and its key `path.key.<key>`. Below 16 levels a
+/// value is one text, its JSON, so nothing goes unread. Numbers, booleans and
+/// nulls are not texts.
+pub fn json_text_fields(
+    path: &str,
+    value: &serde_json::Value,
+    push: &mut impl FnMut(String, &str),
+) {
+    json_texts(path, value, 0, push);
+}
+
 fn json_texts(
     path: &str,
     value: &serde_json::Value,
