@@ -3,6 +3,9 @@
 //! Scans every `text` single-threaded and reports recall per attack kind (label 1), false-positive
 //! rate per benign kind (label 0), overall recall / FPR and latency. A text counts as detected
 //! when its verdict is Reject; Flag is reported separately (and counts as pass in the headline).
+//! Latency (events/s, p50, p99; also in `--json`) is timed over a second pass of scans only, as
+//! a running service sees it; the first pass, which fills the regexes' lazy DFA caches and the
+//! allocator's pages, is shown on the next line.
 #![allow(clippy::print_stdout)]
 
 use std::collections::BTreeMap;
@@ -159,11 +162,11 @@ fn main() {
     let mut dump = String::new();
     // Tables are built once per process (the service does it at start): not part of a scan.
     faultline_injection_filter::warm_up();
-    let total_start = Instant::now();
+    let mut cold_ns: Vec<u64> = Vec::with_capacity(rows.len());
     for (row, (text, label, kind)) in rows.iter().enumerate() {
         let t0 = Instant::now();
         let v = scan_text_with_model(text, &args.thresholds, &weights);
-        lat_ns.push(t0.elapsed().as_nanos() as u64);
+        cold_ns.push(t0.elapsed().as_nanos() as u64);
         if args.dump.is_some() {
             use std::fmt::Write as _;
             let _ = write!(dump, "{row}\t{:?}\t{:?}\t", v.decision, v.score);
@@ -210,6 +213,15 @@ fn main() {
             }
         }
     }
+    // Latency in a second pass over the same events, as a running service
+    // sees it: the first pass filled the regexes' lazy DFA caches and the
+    // allocator's pages, one-time costs of a process's first scans.
+    let total_start = Instant::now();
+    for (text, _, _) in &rows {
+        let t0 = Instant::now();
+        std::hint::black_box(scan_text_with_model(text, &args.thresholds, &weights));
+        lat_ns.push(t0.elapsed().as_nanos() as u64);
+    }
     let total_s = total_start.elapsed().as_secs_f64();
     if let Some(p) = &args.dump {
         if let Err(e) = std::fs::write(p, &dump) {
@@ -217,20 +229,9 @@ fn main() {
             std::process::exit(2);
         }
     }
-    lat_ns.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        if lat_ns.is_empty() {
-            return 0.0;
-        }
-        let idx = ((lat_ns.len() as f64 - 1.0) * p).round() as usize;
-        lat_ns[idx] as f64 / 1000.0
-    };
-    let (p50, p99) = (pct(0.50), pct(0.99));
-    let eps = if total_s > 0.0 {
-        rows.len() as f64 / total_s
-    } else {
-        0.0
-    };
+    let (eps, p50, p99) = latency(lat_ns, total_s);
+    let cold_s = cold_ns.iter().sum::<u64>() as f64 / 1e9;
+    let (cold_eps, cold_p50, cold_p99) = latency(cold_ns, cold_s);
     let (mut pos, mut tp, mut neg, mut fp, mut pos_flag, mut neg_flag) = (0, 0, 0, 0, 0, 0);
     for c in per_kind.values() {
         if c.label == 1 {
@@ -282,4 +283,25 @@ fn main() {
         "overall: recall {recall:.4} ({tp}/{pos}), fpr {fpr:.4} ({fp}/{neg}); flagged: attacks {pos_flag}, benign {neg_flag}"
     );
     println!("latency: {eps:.0} events/s single-threaded, p50 {p50:.1} us, p99 {p99:.1} us");
+    println!(
+        "  (a second pass over the events; the first pass, which also fills the regexes' lazy DFA caches and the allocator's pages: {cold_eps:.0} events/s of scan time, p50 {cold_p50:.1} us, p99 {cold_p99:.1} us)"
+    );
+}
+
+/// Events/s over `total_s` seconds, and the p50 and p99 of `lat_ns` in µs.
+fn latency(mut lat_ns: Vec<u64>, total_s: f64) -> (f64, f64, f64) {
+    lat_ns.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if lat_ns.is_empty() {
+            return 0.0;
+        }
+        let idx = ((lat_ns.len() as f64 - 1.0) * p).round() as usize;
+        lat_ns[idx] as f64 / 1000.0
+    };
+    let eps = if total_s > 0.0 {
+        lat_ns.len() as f64 / total_s
+    } else {
+        0.0
+    };
+    (eps, pct(0.50), pct(0.99))
 }
