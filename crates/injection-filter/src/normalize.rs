@@ -1123,69 +1123,113 @@ fn printable_text(bytes: &[u8]) -> Option<&str> {
     (printable * 10 >= total * 9 && letters * 2 >= total).then_some(s)
 }
 
+/// Levels of encoding undone inside a decoded blob (base64 of base64, hex of base64, ...).
+pub const MAX_NESTED_DECODES: usize = 2;
+
+/// The next run of base64 characters in `t` at or after `from`: its start and end, and the run
+/// a decoder tries (without a leading `0x` of a hex number).
+fn next_blob_run(t: &[u8], from: usize) -> Option<(usize, usize, &[u8])> {
+    let i = from + t[from..].iter().position(|&c| B64_CHAR[usize::from(c)])?;
+    let j = t[i..]
+        .iter()
+        .position(|&c| !B64_CHAR[usize::from(c)])
+        .map_or(t.len(), |p| i + p);
+    let mut run = &t[i..j];
+    if run.len() > 2
+        && (run.starts_with(b"0x") || run.starts_with(b"0X"))
+        && run[2..].iter().all(|c| c.is_ascii_hexdigit())
+    {
+        run = &run[2..];
+    }
+    Some((i, j, run))
+}
+
+/// The first of hex, base32 and base64 (in that order, as the run's characters allow) that
+/// decodes `run` (≥ [`MIN_BLOB_RUN`] bytes) to text.
+fn decode_run(run: &[u8]) -> Option<(ViewKind, String)> {
+    if run.len() < MIN_BLOB_RUN {
+        return None;
+    }
+    let all_hex = run.iter().all(|c| c.is_ascii_hexdigit());
+    let all_b32 = run
+        .iter()
+        .all(|c| c.is_ascii_uppercase() || (b'2'..=b'7').contains(c));
+    let mut candidates: Vec<(ViewKind, Vec<u8>)> = Vec::new();
+    if all_hex && run.len().is_multiple_of(2) {
+        candidates.push((ViewKind::Hex, decode_hex(run)));
+    }
+    if all_b32 {
+        candidates.push((ViewKind::Base32, decode_base32(run)));
+    }
+    if !all_hex {
+        candidates.push((ViewKind::Base64, decode_base64(run)));
+    }
+    candidates
+        .into_iter()
+        .find_map(|(kind, bytes)| Some((kind, printable_text(&bytes)?.to_owned())))
+}
+
+/// `text` with every blob in it that decodes to text replaced by that text, itself expanded
+/// `depth - 1` more times. Decoding shrinks a run (to ¾, ⅝ or ½), so the result is never
+/// longer than `text` and each level is one linear pass.
+fn expand_nested(text: String, depth: usize) -> String {
+    if depth == 0 || text.len() < MIN_BLOB_RUN {
+        return text;
+    }
+    let t = text.as_bytes();
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while let Some((s, e, run)) = next_blob_run(t, i) {
+        if let Some((_, inner)) = decode_run(run) {
+            let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            o.push_str(&text[copied..s]);
+            o.push_str(&expand_nested(inner, depth - 1));
+            copied = e;
+        }
+        i = e;
+    }
+    match out {
+        Some(mut o) => {
+            o.push_str(&text[copied..]);
+            o
+        }
+        None => text,
+    }
+}
+
 /// Finds base64, hex and base32 runs (≥ [`MIN_BLOB_RUN`] chars) in `v`, decodes those that yield
-/// mostly printable text, and returns one folded view per encoding that produced text. Total
-/// decoded output is capped by [`MAX_DECODED_BYTES`]; decoded text is not decoded again.
+/// mostly printable text, and returns one folded view per encoding that produced text (the
+/// outermost). Blobs inside decoded text are decoded in place, up to [`MAX_NESTED_DECODES`]
+/// levels. Total decoded output is capped by [`MAX_DECODED_BYTES`].
 pub fn decode_blobs(v: &View) -> Vec<View> {
     let t = v.text.as_bytes();
     let mut budget = MAX_DECODED_BYTES;
     let mut views: Vec<(ViewKind, Builder)> = Vec::new();
     let mut i = 0;
-    let is_b64 = |c: u8| B64_CHAR[usize::from(c)];
-    while i < t.len() && budget > 0 {
-        // The next run of base64 characters.
-        match t[i..].iter().position(|&c| is_b64(c)) {
-            Some(p) => i += p,
-            None => break,
-        }
-        let j = t[i..]
-            .iter()
-            .position(|&c| !is_b64(c))
-            .map_or(t.len(), |p| i + p);
-        let mut run = &t[i..j];
-        if run.len() > 2
-            && (run.starts_with(b"0x") || run.starts_with(b"0X"))
-            && run[2..].iter().all(|c| c.is_ascii_hexdigit())
-        {
-            run = &run[2..];
-        }
-        if run.len() >= MIN_BLOB_RUN {
-            let all_hex = run.iter().all(|c| c.is_ascii_hexdigit());
-            let all_b32 = run
-                .iter()
-                .all(|c| c.is_ascii_uppercase() || (b'2'..=b'7').contains(c));
-            let mut candidates: Vec<(ViewKind, Vec<u8>)> = Vec::new();
-            if all_hex && run.len().is_multiple_of(2) {
-                candidates.push((ViewKind::Hex, decode_hex(run)));
-            }
-            if all_b32 {
-                candidates.push((ViewKind::Base32, decode_base32(run)));
-            }
-            if !all_hex {
-                candidates.push((ViewKind::Base64, decode_base64(run)));
-            }
-            let (s, e) = v.src(i, j);
-            for (kind, bytes) in candidates {
-                if let Some(text) = printable_text(&bytes) {
-                    let slot = match views.iter().position(|(k, _)| *k == kind) {
-                        Some(p) => p,
-                        None => {
-                            views.push((kind, Builder::with_capacity(text.len())));
-                            views.len() - 1
-                        }
-                    };
-                    let b = &mut views[slot].1;
-                    for c in text.chars() {
-                        if budget < c.len_utf8() {
-                            break;
-                        }
-                        budget -= c.len_utf8();
-                        fold_char(c, &mut |m| b.push(m, s, e));
-                    }
-                    b.push('\n', s, e);
+    while budget > 0 {
+        let Some((i0, j, run)) = next_blob_run(t, i) else {
+            break;
+        };
+        if let Some((kind, text)) = decode_run(run) {
+            let text = expand_nested(text, MAX_NESTED_DECODES);
+            let (s, e) = v.src(i0, j);
+            let slot = match views.iter().position(|(k, _)| *k == kind) {
+                Some(p) => p,
+                None => {
+                    views.push((kind, Builder::with_capacity(text.len())));
+                    views.len() - 1
+                }
+            };
+            let b = &mut views[slot].1;
+            for c in text.chars() {
+                if budget < c.len_utf8() {
                     break;
                 }
+                budget -= c.len_utf8();
+                fold_char(c, &mut |m| b.push(m, s, e));
             }
+            b.push('\n', s, e);
         }
         i = j;
     }

@@ -73,6 +73,21 @@ fn base64() {
 }
 
 #[test]
+fn nested_encodings() {
+    // base64 of base64, and hex of base64: decoded in place, up to two levels inside a blob.
+    let twice = b64(b64(PAYLOAD.as_bytes()).as_bytes());
+    assert_hit_in_view(&format!("upstream error payload={twice}"), "base64");
+    let hex: String = b64(PAYLOAD.as_bytes())
+        .bytes()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_hit_in_view(&format!("checksum input: {hex}"), "hex");
+    // A base64 token inside decoded text is decoded where it stands.
+    let inner = format!("{{\"note\": \"{}\"}}", b64(PAYLOAD.as_bytes()));
+    assert_hit_in_view(&format!("job args: {}", b64(inner.as_bytes())), "base64");
+}
+
+#[test]
 fn bidi_rlo() {
     let rev: String = PAYLOAD.chars().rev().collect();
     let t = format!("note: \u{202e}{rev}\u{202c}");
