@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 use crate::normalize::{char_props, View, ViewKind, P_ALNUM};
 
 /// Version of the shipped model weights (changes with `model/weights.bin`).
-pub const MODEL_VERSION: &str = "hashlr-2026.11-10";
+pub const MODEL_VERSION: &str = "hashlr-2026.11-11";
 
 /// Default number of hash buckets as a power of two.
 pub const DEFAULT_BITS: u32 = 17;
@@ -1075,7 +1075,7 @@ fn extract_rest(
     // word namespace: an obfuscated word counts like the plain word.
     for v in views {
         match v.kind {
-            ViewKind::Base64 | ViewKind::Hex | ViewKind::Base32 => {
+            ViewKind::Base64 | ViewKind::Hex | ViewKind::Base32 | ViewKind::Codes => {
                 word_features(s, b'w', b'b', &v.text);
                 let vb = v.text.as_bytes();
                 for_each_word(&v.text, |st, e| {

@@ -46,6 +46,9 @@ pub enum ViewKind {
     Hex,
     /// Decoded base32 runs (folded).
     Base32,
+    /// Decoded lists of byte or character codes (folded): hex pairs (`49 67 6e`, `0x49,0x67`),
+    /// binary octets (`01001001 01100111`), decimal codes (`73, 103, 110`).
+    Codes,
 }
 
 impl ViewKind {
@@ -64,6 +67,7 @@ impl ViewKind {
             ViewKind::Base64 => "base64",
             ViewKind::Hex => "hex",
             ViewKind::Base32 => "base32",
+            ViewKind::Codes => "codes",
         }
     }
 }
@@ -372,6 +376,17 @@ fn escape_at(t: &[u8], i: usize) -> Option<(Escape, usize)> {
         b'\\' if i + 4 <= n && t[i + 1] == b'x' => {
             parse_hex(&t[i + 2..i + 4]).map(|v| (Escape::Byte(v as u8), 4))
         }
+        // \NNN, three octal digits (at most \377).
+        b'\\'
+            if i + 4 <= n
+                && (b'0'..=b'3').contains(&t[i + 1])
+                && t[i + 2..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) =>
+        {
+            let v = t[i + 1..i + 4]
+                .iter()
+                .fold(0u8, |acc, &c| (acc << 3) | (c - b'0'));
+            Some((Escape::Byte(v), 4))
+        }
         b'\\' if i + 5 <= n && t[i + 1] == b'u' => {
             if t[i + 2] == b'{' {
                 // \u{...}
@@ -489,7 +504,8 @@ fn decode_escapes_opt(v: &View) -> Option<View> {
     first_escape(v.text.as_bytes()).map(|first| decode_escapes_from(v, first))
 }
 
-/// Decodes `\uXXXX` (with surrogate pairs), `\u{X..}`, `\xNN`, `%XX` and HTML entities.
+/// Decodes `\uXXXX` (with surrogate pairs), `\u{X..}`, `\xNN`, `\NNN` (octal), `%XX` and HTML
+/// entities.
 pub fn decode_escapes(v: &View) -> View {
     decode_escapes_opt(v).unwrap_or_else(|| v.unchanged(ViewKind::Decoded))
 }
@@ -698,32 +714,36 @@ pub fn fold(v: &View, kind: ViewKind) -> View {
 
 /// Maps a (folded, lowercase) homoglyph to the Latin letter it imitates.
 pub fn confusable(c: char) -> Option<char> {
+    // Regional indicator symbols (flag letters) read as their letters.
+    if ('\u{1f1e6}'..='\u{1f1ff}').contains(&c) {
+        return char::from_u32(u32::from(b'a') + (c as u32 - 0x1f1e6));
+    }
     Some(match c {
-        'а' | 'α' | 'ɑ' => 'a',
-        'в' | 'β' | 'ь' | 'ƅ' => 'b',
-        'с' | 'ϲ' | 'ς' => 'c',
-        'ԁ' | 'ɗ' => 'd',
-        'е' | 'ё' | 'ε' | 'є' | 'ә' => 'e',
-        'ғ' | 'ϝ' => 'f',
-        'ɡ' | 'ց' => 'g',
-        'һ' | 'н' | 'ћ' | 'ђ' => 'h',
-        'і' | 'ї' | 'ι' | 'ı' | 'ɩ' | 'ӏ' => 'i',
-        'ј' | 'ϳ' => 'j',
-        'к' | 'κ' | 'ĸ' => 'k',
-        'ⅼ' | 'ℓ' | 'ǀ' => 'l',
-        'м' | 'ṃ' => 'm',
-        'п' | 'η' | 'ո' => 'n',
-        'о' | 'ο' | 'σ' | 'օ' | 'ө' => 'o',
-        'р' | 'ρ' | 'þ' => 'p',
+        'а' | 'α' | 'ɑ' | 'ᴀ' => 'a',
+        'в' | 'β' | 'ь' | 'ƅ' | 'ʙ' => 'b',
+        'с' | 'ϲ' | 'ς' | 'ᴄ' => 'c',
+        'ԁ' | 'ɗ' | 'ᴅ' => 'd',
+        'е' | 'ё' | 'ε' | 'є' | 'ә' | 'ᴇ' => 'e',
+        'ғ' | 'ϝ' | 'ꜰ' => 'f',
+        'ɡ' | 'ց' | 'ɢ' => 'g',
+        'һ' | 'н' | 'ћ' | 'ђ' | 'ʜ' => 'h',
+        'і' | 'ї' | 'ι' | 'ı' | 'ɩ' | 'ӏ' | 'ɪ' => 'i',
+        'ј' | 'ϳ' | 'ᴊ' => 'j',
+        'к' | 'κ' | 'ĸ' | 'ᴋ' => 'k',
+        'ⅼ' | 'ℓ' | 'ǀ' | 'ʟ' => 'l',
+        'м' | 'ṃ' | 'ᴍ' => 'm',
+        'п' | 'η' | 'ո' | 'ɴ' => 'n',
+        'о' | 'ο' | 'σ' | 'օ' | 'ө' | 'ᴏ' => 'o',
+        'р' | 'ρ' | 'þ' | 'ᴘ' => 'p',
         'ԛ' => 'q',
-        'г' | 'ɼ' => 'r',
+        'г' | 'ɼ' | 'ʀ' => 'r',
         'ѕ' | 'ꜱ' => 's',
-        'т' | 'τ' => 't',
-        'υ' | 'ц' | 'μ' | 'ս' => 'u',
-        'ν' | 'ѵ' => 'v',
-        'ԝ' | 'ω' | 'ш' | 'ѡ' => 'w',
+        'т' | 'τ' | 'ᴛ' => 't',
+        'υ' | 'ц' | 'μ' | 'ս' | 'ᴜ' => 'u',
+        'ν' | 'ѵ' | 'ᴠ' => 'v',
+        'ԝ' | 'ω' | 'ш' | 'ѡ' | 'ᴡ' => 'w',
         'х' | 'χ' | 'ж' => 'x',
-        'у' | 'γ' | 'ү' | 'ў' => 'y',
+        'у' | 'γ' | 'ү' | 'ў' | 'ʏ' => 'y',
         'ʐ' | 'ᴢ' => 'z',
         _ => return None,
     })
@@ -1151,22 +1171,144 @@ fn decode_run(run: &[u8]) -> Option<(ViewKind, String)> {
         return None;
     }
     let all_hex = run.iter().all(|c| c.is_ascii_hexdigit());
-    let all_b32 = run
-        .iter()
-        .all(|c| c.is_ascii_uppercase() || (b'2'..=b'7').contains(c));
+    // Base32 in one case, upper (RFC 4648) or lower.
+    let b32 = |up: bool| {
+        run.iter().all(|c| {
+            (b'2'..=b'7').contains(c) || c.is_ascii_alphabetic() && c.is_ascii_uppercase() == up
+        })
+    };
     let mut candidates: Vec<(ViewKind, Vec<u8>)> = Vec::new();
     if all_hex && run.len().is_multiple_of(2) {
         candidates.push((ViewKind::Hex, decode_hex(run)));
     }
-    if all_b32 {
+    if b32(true) {
         candidates.push((ViewKind::Base32, decode_base32(run)));
+    } else if b32(false) {
+        candidates.push((ViewKind::Base32, decode_base32(&run.to_ascii_uppercase())));
     }
     if !all_hex {
         candidates.push((ViewKind::Base64, decode_base64(run)));
     }
     candidates
         .into_iter()
-        .find_map(|(kind, bytes)| Some((kind, printable_text(&bytes)?.to_owned())))
+        .find_map(|(kind, bytes)| Some((kind, decoded_text(&bytes)?)))
+}
+
+/// Decoded bytes as text: UTF-8 ([`printable_text`]), or UTF-16LE as Windows tools encode it
+/// (PowerShell's `-EncodedCommand` is base64 of UTF-16LE).
+fn decoded_text(bytes: &[u8]) -> Option<String> {
+    if let Some(s) = printable_text(bytes) {
+        return Some(s.to_owned());
+    }
+    // Mostly ASCII UTF-16LE: every second byte zero.
+    if bytes.len() < 12 || !bytes.len().is_multiple_of(2) {
+        return None;
+    }
+    let zeros = bytes.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
+    if zeros * 10 < bytes.len() / 2 * 9 {
+        return None;
+    }
+    let units = bytes
+        .chunks_exact(2)
+        .map(|p| u16::from_le_bytes([p[0], p[1]]));
+    let text: String = char::decode_utf16(units).collect::<Result<_, _>>().ok()?;
+    printable_text(text.as_bytes()).map(str::to_owned)
+}
+
+/// Notations of a code list item (bits).
+const CODE_HEX: u8 = 1;
+const CODE_BIN: u8 = 1 << 1;
+const CODE_DEC: u8 = 1 << 2;
+/// Fewest items in a list of codes worth decoding.
+const MIN_CODES: usize = 8;
+
+/// The notations `item` can be a byte in: two hex digits (optionally `0x`), eight binary
+/// digits, or a decimal number up to 255.
+fn code_notations(item: &[u8]) -> u8 {
+    let hex = match item {
+        [b'0', b'x' | b'X', a, b] | [a, b] => a.is_ascii_hexdigit() && b.is_ascii_hexdigit(),
+        _ => false,
+    };
+    let bin = item.len() == 8 && item.iter().all(|c| matches!(c, b'0' | b'1'));
+    let dec = (1..=3).contains(&item.len())
+        && item.iter().all(u8::is_ascii_digit)
+        && item.iter().fold(0u32, |v, &c| v * 10 + u32::from(c - b'0')) <= 255;
+    (u8::from(hex) * CODE_HEX) | (u8::from(bin) * CODE_BIN) | (u8::from(dec) * CODE_DEC)
+}
+
+fn code_value(item: &[u8], notation: u8) -> u8 {
+    match notation {
+        CODE_BIN => item.iter().fold(0u8, |v, &c| (v << 1) | (c - b'0')),
+        CODE_DEC => item
+            .iter()
+            .fold(0u8, |v, &c| v.wrapping_mul(10).wrapping_add(c - b'0')),
+        _ => parse_hex(&item[item.len() - 2..]).map_or(0, |v| v as u8),
+    }
+}
+
+/// Lists of at least [`MIN_CODES`] byte or character codes in one notation, separated by
+/// spaces, commas, semicolons or colons (`49 67 6e …`, `0x49, 0x67, …`, `01001001 …`,
+/// `[73, 103, 110, …]`): for each, its start and end in `t` and its items.
+fn code_lists(t: &[u8]) -> Vec<(usize, usize, Vec<&[u8]>, u8)> {
+    let mut lists: Vec<(usize, usize, Vec<&[u8]>, u8)> = Vec::new();
+    let mut items: Vec<&[u8]> = Vec::new();
+    let (mut mask, mut start, mut end) = (0u8, 0, 0);
+    type List<'a> = (usize, usize, Vec<&'a [u8]>, u8);
+    fn close<'a>(
+        lists: &mut Vec<List<'a>>,
+        items: &mut Vec<&'a [u8]>,
+        mask: u8,
+        span: (usize, usize),
+    ) {
+        if items.len() >= MIN_CODES {
+            lists.push((span.0, span.1, std::mem::take(items), mask));
+        }
+        items.clear();
+    }
+    let mut i = 0;
+    while i < t.len() {
+        if !t[i].is_ascii_alphanumeric() {
+            i += 1;
+            continue;
+        }
+        let s = i;
+        while i < t.len() && t[i].is_ascii_alphanumeric() {
+            i += 1;
+        }
+        let item = &t[s..i];
+        let n = code_notations(item);
+        // The list goes on when only a short separator lies between this item and the last.
+        let joined = !items.is_empty()
+            && s - end <= 3
+            && t[end..s]
+                .iter()
+                .all(|c| matches!(c, b' ' | b',' | b';' | b':' | b'\t'))
+            && s > end;
+        if joined && n & mask != 0 {
+            mask &= n;
+            items.push(item);
+            end = i;
+            continue;
+        }
+        close(&mut lists, &mut items, mask, (start, end));
+        if n != 0 {
+            (mask, start, end) = (n, s, i);
+            items.push(item);
+        }
+    }
+    close(&mut lists, &mut items, mask, (start, end));
+    lists
+}
+
+/// The text a list of codes spells: binary first, then decimal, then hex (as its items allow).
+fn decode_codes(items: &[&[u8]], mask: u8) -> Option<String> {
+    [CODE_BIN, CODE_DEC, CODE_HEX]
+        .into_iter()
+        .filter(|n| mask & n != 0)
+        .find_map(|n| {
+            let bytes: Vec<u8> = items.iter().map(|it| code_value(it, n)).collect();
+            decoded_text(&bytes)
+        })
 }
 
 /// `text` with every blob in it that decodes to text replaced by that text, itself expanded
@@ -1232,6 +1374,30 @@ pub fn decode_blobs(v: &View) -> Vec<View> {
             b.push('\n', s, e);
         }
         i = j;
+    }
+    if budget > 0 {
+        for (i0, j, items, mask) in code_lists(t) {
+            let Some(text) = decode_codes(&items, mask) else {
+                continue;
+            };
+            let (s, e) = v.src(i0, j);
+            let slot = match views.iter().position(|(k, _)| *k == ViewKind::Codes) {
+                Some(p) => p,
+                None => {
+                    views.push((ViewKind::Codes, Builder::with_capacity(text.len())));
+                    views.len() - 1
+                }
+            };
+            let b = &mut views[slot].1;
+            for c in text.chars() {
+                if budget < c.len_utf8() {
+                    break;
+                }
+                budget -= c.len_utf8();
+                fold_char(c, &mut |m| b.push(m, s, e));
+            }
+            b.push('\n', s, e);
+        }
     }
     views.into_iter().map(|(k, b)| b.finish(k)).collect()
 }
