@@ -1075,7 +1075,11 @@ fn extract_rest(
     // word namespace: an obfuscated word counts like the plain word.
     for v in views {
         match v.kind {
-            ViewKind::Base64 | ViewKind::Hex | ViewKind::Base32 | ViewKind::Codes => {
+            ViewKind::Base64
+            | ViewKind::Hex
+            | ViewKind::Base32
+            | ViewKind::Codes
+            | ViewKind::Cipher => {
                 word_features(s, b'w', b'b', &v.text);
                 let vb = v.text.as_bytes();
                 for_each_word(&v.text, |st, e| {

@@ -49,6 +49,9 @@ pub enum ViewKind {
     /// Decoded lists of byte or character codes (folded): hex pairs (`49 67 6e`, `0x49,0x67`),
     /// binary octets (`01001001 01100111`), decimal codes (`73, 103, 110`).
     Codes,
+    /// [`ViewKind::Skeleton`] deciphered, when its words read as common words only under one
+    /// Caesar shift (other than 0 and 13, the ROT13 view's) or under Atbash (a ↔ z).
+    Cipher,
 }
 
 impl ViewKind {
@@ -68,6 +71,7 @@ impl ViewKind {
             ViewKind::Hex => "hex",
             ViewKind::Base32 => "base32",
             ViewKind::Codes => "codes",
+            ViewKind::Cipher => "cipher",
         }
     }
 }
@@ -1062,6 +1066,234 @@ pub fn rot13(v: &View) -> View {
     v.same_layout(ViewKind::Rot13, text, Vec::new())
 }
 
+/// Common English words and words of injections (≥ 3 letters) whose enciphered forms give
+/// a Caesar shift or Atbash away.
+const CIPHER_WORDS: &[&str] = &[
+    "the",
+    "and",
+    "you",
+    "your",
+    "all",
+    "are",
+    "this",
+    "that",
+    "with",
+    "for",
+    "from",
+    "not",
+    "any",
+    "now",
+    "new",
+    "must",
+    "please",
+    "send",
+    "print",
+    "reveal",
+    "secret",
+    "password",
+    "execute",
+    "run",
+    "delete",
+    "ignore",
+    "disregard",
+    "forget",
+    "previous",
+    "prior",
+    "above",
+    "instructions",
+    "instruction",
+    "system",
+    "prompt",
+    "rules",
+    "assistant",
+    "agent",
+    "user",
+    "file",
+    "files",
+    "credentials",
+    "keys",
+    "token",
+    "output",
+    "respond",
+    "answer",
+    "following",
+    "task",
+    "only",
+    "tell",
+    "give",
+    "write",
+    "code",
+    "command",
+    "what",
+    "how",
+    "shell",
+    "upload",
+    "repository",
+    "push",
+    "access",
+    "admin",
+    "root",
+    "api",
+    "environment",
+    "variables",
+];
+
+/// Longest word [`cipher_of`] looks at (the longest of [`CIPHER_WORDS`]).
+const CIPHER_MAX_LEN: usize = 12;
+
+/// A word's letters as offsets from its first letter (mod 26), packed five bits each with its
+/// length: equal for all its Caesar shifts; and the same of its Atbash (whose offsets are the
+/// negated offsets). Words of 2 to [`CIPHER_MAX_LEN`] lowercase letters.
+fn cipher_keys(w: &[u8]) -> (u64, u64) {
+    let first = w[0];
+    let len = w.len() as u64;
+    w[1..].iter().fold((len, len), |(h, a), &c| {
+        let d = u64::from((c + 26 - first) % 26);
+        ((h << 5) | d, (a << 5) | ((26 - d) % 26))
+    })
+}
+
+/// Bit of a key in the 256-bit filter of [`CipherTable`].
+fn cipher_filter_bit(key: u64) -> (usize, u64) {
+    let h = key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56;
+    ((h >> 6) as usize, 1 << (h & 63))
+}
+
+/// Signatures of [`CIPHER_WORDS`] with the words, sorted by signature, and a 256-bit filter of
+/// the signatures.
+struct CipherTable {
+    words: Vec<(u64, &'static [u8])>,
+    filter: [u64; 4],
+}
+
+fn cipher_table() -> &'static CipherTable {
+    static T: OnceLock<CipherTable> = OnceLock::new();
+    T.get_or_init(|| {
+        let mut words: Vec<(u64, &'static [u8])> = CIPHER_WORDS
+            .iter()
+            .map(|w| (cipher_keys(w.as_bytes()).0, w.as_bytes()))
+            .collect();
+        words.sort_unstable();
+        let mut filter = [0u64; 4];
+        for &(h, _) in &words {
+            let (i, bit) = cipher_filter_bit(h);
+            filter[i] |= bit;
+        }
+        CipherTable { words, filter }
+    })
+}
+
+/// The common words with the signature `sig`.
+fn cipher_words(table: &CipherTable, sig: u64) -> impl Iterator<Item = &'static [u8]> + '_ {
+    let (i, bit) = cipher_filter_bit(sig);
+    let maybe = table.filter[i] & bit != 0;
+    let words: &[(u64, &'static [u8])] = if maybe { &table.words } else { &[] };
+    let first = words.partition_point(|&(h, _)| h < sig);
+    words[first..]
+        .iter()
+        .take_while(move |&&(h, _)| h == sig)
+        .map(|&(_, w)| w)
+}
+
+fn atbash_byte(c: u8) -> u8 {
+    if c.is_ascii_lowercase() {
+        b'z' - (c - b'a')
+    } else {
+        c
+    }
+}
+
+/// How the letters of `text` (lowercase) are enciphered, if they are: `Some(k)` for a Caesar
+/// shift by `k` (1..=25, not 13), `Some(26)` for Atbash. A word of 3 to 12 letters counts for
+/// a cipher when, deciphered, it is one of [`CIPHER_WORDS`]. A cipher wins with
+/// [`CIPHER_STREAK`] such words in a row (shorter words in between do not break a row, other
+/// words do), as a payload embedded in plain text shows, or with at least 4 such words and more
+/// than twice as many as the plain text has.
+fn cipher_of(text: &str) -> Option<u8> {
+    let table = cipher_table();
+    let mut counts = [0usize; 27];
+    let mut streaks = [0usize; 27];
+    let t = text.as_bytes();
+    let mut i = 0;
+    // Ciphers with a row going on.
+    let mut active = 0u32;
+    while i < t.len() {
+        if !t[i].is_ascii_lowercase() {
+            i += 1;
+            continue;
+        }
+        let s = i;
+        while i < t.len() && t[i].is_ascii_lowercase() {
+            i += 1;
+        }
+        // A word: letters not joined to other letters or digits.
+        let joined = |p: usize| t[p].is_ascii_alphanumeric() || t[p] >= 0x80;
+        if (i < t.len() && joined(i)) || (s > 0 && joined(s - 1)) {
+            continue;
+        }
+        let w = &t[s..i];
+        if w.len() < 3 {
+            continue;
+        }
+        let mut matched = 0u32;
+        if w.len() <= CIPHER_MAX_LEN {
+            let (sig, sig_atbash) = cipher_keys(w);
+            for cw in cipher_words(table, sig) {
+                if cw.len() == w.len() {
+                    matched |= 1 << ((w[0] + 26 - cw[0]) % 26);
+                }
+            }
+            if cipher_words(table, sig_atbash).any(|cw| {
+                cw.len() == w.len() && cw.iter().zip(w).all(|(&a, &c)| a == atbash_byte(c))
+            }) {
+                matched |= 1 << 26;
+            }
+        }
+        // Only the ciphers with a word now or a row going on change.
+        let mut touched = matched | active;
+        while touched != 0 {
+            let k = touched.trailing_zeros() as usize;
+            touched &= touched - 1;
+            if matched & (1 << k) != 0 {
+                counts[k] += 1;
+                streaks[k] += 1;
+                if k != 0 && k != 13 && streaks[k] >= CIPHER_STREAK {
+                    return Some(k as u8);
+                }
+            } else {
+                streaks[k] = 0;
+            }
+        }
+        active = matched;
+    }
+    let (best, &n) = counts
+        .iter()
+        .enumerate()
+        .filter(|&(k, _)| k != 0 && k != 13)
+        .max_by_key(|&(k, &n)| (n, std::cmp::Reverse(k)))?;
+    (n >= 4 && n > 2 * counts[0]).then_some(best as u8)
+}
+
+/// Enciphered common words in a row that give a cipher away (see [`cipher_of`]).
+const CIPHER_STREAK: usize = 3;
+
+/// The deciphered view of `v` ([`ViewKind::Cipher`]), when its letters are enciphered.
+fn decipher_opt(v: &View) -> Option<View> {
+    let k = cipher_of(&v.text)?;
+    let out: Vec<u8> = v
+        .text
+        .bytes()
+        .map(|c| match (c.is_ascii_lowercase(), k) {
+            (false, _) => c,
+            (true, 26) => atbash_byte(c),
+            (true, k) => b'a' + (c - b'a' + 26 - k) % 26,
+        })
+        .collect();
+    // Only ASCII bytes change, into ASCII bytes: still UTF-8.
+    let text = String::from_utf8(out).ok()?;
+    Some(v.same_layout(ViewKind::Cipher, text, Vec::new()))
+}
+
 fn b64_val(c: u8) -> Option<u32> {
     match c {
         b'A'..=b'Z' => Some(u32::from(c - b'A')),
@@ -1466,6 +1698,7 @@ pub(crate) fn views_with_chain(text: &str, derived: impl FnOnce(&[&View]) -> Der
     let desp = want.despaced.then(|| despace(sk));
     let rev = want.reversed.then(|| reverse(sk));
     let r13 = want.rot13.then(|| rot13(sk));
+    let cipher = decipher_opt(sk);
     let mut out = Vec::with_capacity(12);
     out.push(raw);
     out.extend(decoded);
@@ -1476,6 +1709,7 @@ pub(crate) fn views_with_chain(text: &str, derived: impl FnOnce(&[&View]) -> Der
     out.extend(desp);
     out.extend(rev);
     out.extend(r13);
+    out.extend(cipher);
     out.extend(blobs);
     out
 }

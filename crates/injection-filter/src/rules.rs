@@ -18,7 +18,7 @@ use regex::Regex;
 use crate::normalize::{char_props, fold_str, Derived, Run, View, ViewKind, P_ALNUM};
 
 /// Version of the rule set; bump when rules, weights or suppressions change.
-pub const RULESET_VERSION: &str = "rules-2026.11-7";
+pub const RULESET_VERSION: &str = "rules-2026.11-8";
 
 /// Weight of rules that alone justify rejection.
 const STRONG: f32 = 6.0;
@@ -2251,6 +2251,7 @@ fn scan_views_with(
                 | ViewKind::Hex
                 | ViewKind::Base32
                 | ViewKind::Codes
+                | ViewKind::Cipher
         );
         // Triggers inside copied runs are the parent's: only the changed regions need a look
         // (a superset of the candidates is harmless: a pattern without a trigger cannot match).

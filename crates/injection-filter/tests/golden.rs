@@ -168,6 +168,49 @@ fn utf16_and_lowercase_base32_blobs() {
     assert_hit_in_view(&format!("token={b32}"), "base32");
 }
 
+fn caesar(s: &str, k: u8) -> String {
+    s.chars()
+        .map(|c| match c {
+            'a'..='z' => char::from(b'a' + (c as u8 - b'a' + k) % 26),
+            'A'..='Z' => char::from(b'A' + (c as u8 - b'A' + k) % 26),
+            _ => c,
+        })
+        .collect()
+}
+
+fn atbash(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            'a'..='z' => char::from(b'z' - (c as u8 - b'a')),
+            'A'..='Z' => char::from(b'Z' - (c as u8 - b'A')),
+            _ => c,
+        })
+        .collect()
+}
+
+#[test]
+fn caesar_shifts_and_atbash() {
+    // CipherChat-style: the whole message enciphered, or a payload inside a plain log line.
+    assert_hit_in_view(&caesar(PAYLOAD, 3), "cipher");
+    assert_hit_in_view(
+        &format!(
+            "ERROR [auth] request failed for user admin: {}",
+            caesar(PAYLOAD, 7)
+        ),
+        "cipher",
+    );
+    assert_hit_in_view(&atbash(PAYLOAD), "cipher");
+    // Plain English is not deciphered.
+    let v = scan_text(
+        "The deployment failed because the new configuration file was not found; please check the path and run the job again.",
+    );
+    assert_eq!(v.decision, Decision::Pass, "{v:?}");
+    assert!(
+        v.explanation.rules.iter().all(|h| h.view != "cipher"),
+        "{v:?}"
+    );
+}
+
 #[test]
 fn lists_of_numbers_in_logs_stay_benign() {
     for t in [
