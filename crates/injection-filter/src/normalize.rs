@@ -47,7 +47,7 @@ pub enum ViewKind {
     /// Decoded base32 runs (folded).
     Base32,
     /// Decoded lists of byte or character codes (folded): hex pairs (`49 67 6e`, `0x49,0x67`),
-    /// binary octets (`01001001 01100111`), decimal codes (`73, 103, 110`).
+    /// binary octets (`01001001 01100111`), decimal codes (`73, 103, 110`), Morse code.
     Codes,
     /// [`ViewKind::Skeleton`] deciphered, when its words read as common words only under one
     /// Caesar shift (other than 0 and 13, the ROT13 view's) or under Atbash (a ↔ z).
@@ -1587,51 +1587,154 @@ pub fn decode_blobs(v: &View) -> Vec<View> {
         };
         if let Some((kind, text)) = decode_run(run) {
             let text = expand_nested(text, MAX_NESTED_DECODES);
-            let (s, e) = v.src(i0, j);
-            let slot = match views.iter().position(|(k, _)| *k == kind) {
-                Some(p) => p,
-                None => {
-                    views.push((kind, Builder::with_capacity(text.len())));
-                    views.len() - 1
-                }
-            };
-            let b = &mut views[slot].1;
-            for c in text.chars() {
-                if budget < c.len_utf8() {
-                    break;
-                }
-                budget -= c.len_utf8();
-                fold_char(c, &mut |m| b.push(m, s, e));
-            }
-            b.push('\n', s, e);
+            append_decoded(&mut views, kind, &text, v.src(i0, j), &mut budget);
         }
         i = j;
     }
-    if budget > 0 {
-        for (i0, j, items, mask) in code_lists(t) {
-            let Some(text) = decode_codes(&items, mask) else {
-                continue;
-            };
-            let (s, e) = v.src(i0, j);
-            let slot = match views.iter().position(|(k, _)| *k == ViewKind::Codes) {
-                Some(p) => p,
-                None => {
-                    views.push((ViewKind::Codes, Builder::with_capacity(text.len())));
-                    views.len() - 1
-                }
-            };
-            let b = &mut views[slot].1;
-            for c in text.chars() {
-                if budget < c.len_utf8() {
-                    break;
-                }
-                budget -= c.len_utf8();
-                fold_char(c, &mut |m| b.push(m, s, e));
-            }
-            b.push('\n', s, e);
+    for (i0, j, items, mask) in code_lists(t) {
+        if let Some(text) = decode_codes(&items, mask) {
+            append_decoded(
+                &mut views,
+                ViewKind::Codes,
+                &text,
+                v.src(i0, j),
+                &mut budget,
+            );
         }
     }
+    for (i0, j, text) in morse_runs(t) {
+        append_decoded(
+            &mut views,
+            ViewKind::Codes,
+            &text,
+            v.src(i0, j),
+            &mut budget,
+        );
+    }
     views.into_iter().map(|(k, b)| b.finish(k)).collect()
+}
+
+/// Appends decoded `text`, folded, and a line break to the view of `kind` (made on first use),
+/// every character coming from the original bytes `s..e`, while `budget` lasts.
+fn append_decoded(
+    views: &mut Vec<(ViewKind, Builder)>,
+    kind: ViewKind,
+    text: &str,
+    (s, e): (usize, usize),
+    budget: &mut usize,
+) {
+    if *budget == 0 {
+        return;
+    }
+    let slot = match views.iter().position(|(k, _)| *k == kind) {
+        Some(p) => p,
+        None => {
+            views.push((kind, Builder::with_capacity(text.len())));
+            views.len() - 1
+        }
+    };
+    let b = &mut views[slot].1;
+    for c in text.chars() {
+        if *budget < c.len_utf8() {
+            *budget = 0;
+            break;
+        }
+        *budget -= c.len_utf8();
+        fold_char(c, &mut |m| b.push(m, s, e));
+    }
+    b.push('\n', s, e);
+}
+
+/// International Morse code: letters and digits.
+const MORSE: &[(&[u8], char)] = &[
+    (b".-", 'a'),
+    (b"-...", 'b'),
+    (b"-.-.", 'c'),
+    (b"-..", 'd'),
+    (b".", 'e'),
+    (b"..-.", 'f'),
+    (b"--.", 'g'),
+    (b"....", 'h'),
+    (b"..", 'i'),
+    (b".---", 'j'),
+    (b"-.-", 'k'),
+    (b".-..", 'l'),
+    (b"--", 'm'),
+    (b"-.", 'n'),
+    (b"---", 'o'),
+    (b".--.", 'p'),
+    (b"--.-", 'q'),
+    (b".-.", 'r'),
+    (b"...", 's'),
+    (b"-", 't'),
+    (b"..-", 'u'),
+    (b"...-", 'v'),
+    (b".--", 'w'),
+    (b"-..-", 'x'),
+    (b"-.--", 'y'),
+    (b"--..", 'z'),
+    (b"-----", '0'),
+    (b".----", '1'),
+    (b"..---", '2'),
+    (b"...--", '3'),
+    (b"....-", '4'),
+    (b".....", '5'),
+    (b"-....", '6'),
+    (b"--...", '7'),
+    (b"---..", '8'),
+    (b"----.", '9'),
+];
+
+/// Runs of Morse code in `t`: letters of dots and dashes separated by one space, words by
+/// ` / ` (or `/`, or three spaces), at least [`MIN_CODES`] letters that spell text; with their
+/// start and end in `t`.
+fn morse_runs(t: &[u8]) -> Vec<(usize, usize, String)> {
+    let is_mark = |c: u8| c == b'.' || c == b'-';
+    let mut runs = Vec::new();
+    let mut i = 0;
+    while let Some(p) = t[i..].iter().position(|&c| is_mark(c)) {
+        let start = i + p;
+        let mut at = start;
+        let (mut text, mut letters, mut end) = (String::new(), 0, start);
+        // Where the search goes on: past every byte looked at, so each byte is read once.
+        let stop;
+        loop {
+            let len = t[at..].iter().take_while(|&&c| is_mark(c)).count();
+            let Some(&(_, ch)) = MORSE.iter().find(|(code, _)| *code == &t[at..at + len]) else {
+                stop = at + len;
+                break;
+            };
+            text.push(ch);
+            letters += 1;
+            end = at + len;
+            // The separator after it, and whether it ends a word.
+            let rest = &t[end..];
+            let (sep, word) = if rest.starts_with(b" / ") || rest.starts_with(b"   ") {
+                (3, true)
+            } else if rest.starts_with(b"/") {
+                (1, true)
+            } else if rest.starts_with(b" ") {
+                (1, false)
+            } else {
+                (0, false)
+            };
+            if sep == 0 || !rest.get(sep).is_some_and(|&c| is_mark(c)) {
+                stop = end;
+                break;
+            }
+            if word {
+                text.push(' ');
+            }
+            at = end + sep;
+        }
+        if letters >= MIN_CODES {
+            if let Some(text) = printable_text(text.as_bytes()) {
+                runs.push((start, end, text.to_owned()));
+            }
+        }
+        i = stop.max(start + 1);
+    }
+    runs
 }
 
 /// Which of the views derived from the skeleton (despaced, reversed, ROT13) to build.
@@ -1758,6 +1861,19 @@ mod tests {
         assert_eq!(v.to_original(2..4), 1..6);
         assert_eq!(v.to_original(4..4), 3..3);
         assert_eq!(v.to_original(7..9), 7..7);
+    }
+
+    #[test]
+    fn morse_runs_read_each_byte_once() {
+        // Long runs of marks that are no letter, and letters without end: linear.
+        let dashes = "-".repeat(200_000);
+        assert!(morse_runs(dashes.as_bytes()).is_empty());
+        let many = ".- ".repeat(100_000);
+        let runs = morse_runs(many.as_bytes());
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].2.len(), 100_000);
+        let sos = "... --- ... / ... --- ... / ... --- ...";
+        assert_eq!(morse_runs(sos.as_bytes())[0].2, "sos sos sos");
     }
 
     #[test]
