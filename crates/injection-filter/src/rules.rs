@@ -18,7 +18,7 @@ use regex::Regex;
 use crate::normalize::{char_props, fold_str, Derived, Run, View, ViewKind, P_ALNUM};
 
 /// Version of the rule set; bump when rules, weights or suppressions change.
-pub const RULESET_VERSION: &str = "rules-2026.11-9";
+pub const RULESET_VERSION: &str = "rules-2026.11-10";
 
 /// Weight of rules that alone justify rejection.
 const STRONG: f32 = 6.0;
@@ -429,7 +429,15 @@ const LEXICON: &[Group] = &[
             "automated agent",
             "assistant reading",
             "ki-agent",
+            "ki-agenten",
             "ki-assistent",
+            "ki-assistenten",
+            "agents ia",
+            "agentes de ia",
+            "agentes ia",
+            "agenti ia",
+            "agenti di ia",
+            "ai-agenten",
             "agent ia",
             "assistant ia",
             "agente de ia",
@@ -957,6 +965,11 @@ const PATTERNS: &[(&str, f32, &str)] = &[
         MEDIUM,
         r"\b(cancel|abort|stop|halt|abandon|terminate)\s+(the\s+|your\s+)?(current|ongoing|active)?\s*(investigation|task|analysis|work|triage|debugging)\b",
     ),
+    (
+        "re.tool_call",
+        MEDIUM,
+        r"\b(call|use|invoke|run|trigger|execute)\s+(the\s+|your\s+)?(shell|bash|terminal|exec|command|code[ _-]?interpreter|python|browser|fetch|http|web|filesystem|file[ _-]?system|sql|database|deploy|git)\s*(tool|function)\s+(with|using|and\s+(run|execute|pass))\s*[:`'\x22]",
+    ),
 ];
 
 /// For every pattern of [`PATTERNS`] (same order): groups of literals such that every match
@@ -1430,6 +1443,21 @@ const TRIGGERS: &[(&str, &[&[&str]])] = &[
                 r"triage\b",
                 r"debugging\b",
             ],
+        ],
+    ),
+    (
+        "re.tool_call",
+        &[
+            &[
+                r"\bcall\b",
+                r"\buse\b",
+                r"\binvoke\b",
+                r"\brun\b",
+                r"\btrigger\b",
+                r"\bexecute\b",
+            ],
+            &[r"tool", r"function"],
+            &[r"with", r"using", r"and"],
         ],
     ),
 ];
