@@ -1148,8 +1148,13 @@ fn cipher_keys(w: &[u8]) -> (u64, u64) {
     let first = w[0];
     let len = w.len() as u64;
     w[1..].iter().fold((len, len), |(h, a), &c| {
-        let d = u64::from((c + 26 - first) % 26);
-        ((h << 5) | d, (a << 5) | ((26 - d) % 26))
+        let d = if c >= first {
+            c - first
+        } else {
+            c + 26 - first
+        };
+        let n = if d == 0 { 0 } else { 26 - d };
+        ((h << 5) | u64::from(d), (a << 5) | u64::from(n))
     })
 }
 
@@ -1402,13 +1407,17 @@ fn decode_run(run: &[u8]) -> Option<(ViewKind, String)> {
     if run.len() < MIN_BLOB_RUN {
         return None;
     }
-    let all_hex = run.iter().all(|c| c.is_ascii_hexdigit());
-    // Base32 in one case, upper (RFC 4648) or lower.
-    let b32 = |up: bool| {
-        run.iter().all(|c| {
-            (b'2'..=b'7').contains(c) || c.is_ascii_alphabetic() && c.is_ascii_uppercase() == up
-        })
-    };
+    // One pass: whether every byte is a hex digit, a base32 digit in upper case (RFC 4648) or
+    // in lower case.
+    let (mut all_hex, mut upper, mut lower) = (true, true, true);
+    for &c in run {
+        all_hex &= c.is_ascii_hexdigit();
+        let digit = (b'2'..=b'7').contains(&c);
+        upper &= digit || c.is_ascii_uppercase();
+        lower &= digit || c.is_ascii_lowercase();
+    }
+    let b32 = |up: bool| if up { upper } else { lower };
+
     let mut candidates: Vec<(ViewKind, Vec<u8>)> = Vec::new();
     if all_hex && run.len().is_multiple_of(2) {
         candidates.push((ViewKind::Hex, decode_hex(run)));
@@ -1480,23 +1489,11 @@ fn code_value(item: &[u8], notation: u8) -> u8 {
 
 /// Lists of at least [`MIN_CODES`] byte or character codes in one notation, separated by
 /// spaces, commas, semicolons or colons (`49 67 6e …`, `0x49, 0x67, …`, `01001001 …`,
-/// `[73, 103, 110, …]`): for each, its start and end in `t` and its items.
-fn code_lists(t: &[u8]) -> Vec<(usize, usize, Vec<&[u8]>, u8)> {
-    let mut lists: Vec<(usize, usize, Vec<&[u8]>, u8)> = Vec::new();
-    let mut items: Vec<&[u8]> = Vec::new();
-    let (mut mask, mut start, mut end) = (0u8, 0, 0);
-    type List<'a> = (usize, usize, Vec<&'a [u8]>, u8);
-    fn close<'a>(
-        lists: &mut Vec<List<'a>>,
-        items: &mut Vec<&'a [u8]>,
-        mask: u8,
-        span: (usize, usize),
-    ) {
-        if items.len() >= MIN_CODES {
-            lists.push((span.0, span.1, std::mem::take(items), mask));
-        }
-        items.clear();
-    }
+/// `[73, 103, 110, …]`): for each, its start and end in `t` and the notations all its items
+/// allow. One pass; nothing is kept of a token that does not continue a list.
+fn code_lists(t: &[u8]) -> Vec<(usize, usize, u8)> {
+    let mut lists = Vec::new();
+    let (mut mask, mut start, mut end, mut count) = (0u8, 0, 0, 0usize);
     let mut i = 0;
     while i < t.len() {
         if !t[i].is_ascii_alphanumeric() {
@@ -1507,33 +1504,37 @@ fn code_lists(t: &[u8]) -> Vec<(usize, usize, Vec<&[u8]>, u8)> {
         while i < t.len() && t[i].is_ascii_alphanumeric() {
             i += 1;
         }
-        let item = &t[s..i];
-        let n = code_notations(item);
+        let n = code_notations(&t[s..i]);
         // The list goes on when only a short separator lies between this item and the last.
-        let joined = !items.is_empty()
+        let joined = count > 0
             && s - end <= 3
             && t[end..s]
                 .iter()
-                .all(|c| matches!(c, b' ' | b',' | b';' | b':' | b'\t'))
-            && s > end;
+                .all(|c| matches!(c, b' ' | b',' | b';' | b':' | b'\t'));
         if joined && n & mask != 0 {
             mask &= n;
-            items.push(item);
+            count += 1;
             end = i;
             continue;
         }
-        close(&mut lists, &mut items, mask, (start, end));
-        if n != 0 {
-            (mask, start, end) = (n, s, i);
-            items.push(item);
+        if count >= MIN_CODES {
+            lists.push((start, end, mask));
         }
+        (mask, start, end, count) = (n, s, i, usize::from(n != 0));
     }
-    close(&mut lists, &mut items, mask, (start, end));
+    if count >= MIN_CODES {
+        lists.push((start, end, mask));
+    }
     lists
 }
 
-/// The text a list of codes spells: binary first, then decimal, then hex (as its items allow).
-fn decode_codes(items: &[&[u8]], mask: u8) -> Option<String> {
+/// The text a list of codes (`list`, as [`code_lists`] found it) spells: binary first, then
+/// decimal, then hex (as its items allow).
+fn decode_codes(list: &[u8], mask: u8) -> Option<String> {
+    let items: Vec<&[u8]> = list
+        .split(|c| !c.is_ascii_alphanumeric())
+        .filter(|it| !it.is_empty())
+        .collect();
     [CODE_BIN, CODE_DEC, CODE_HEX]
         .into_iter()
         .filter(|n| mask & n != 0)
@@ -1591,8 +1592,8 @@ pub fn decode_blobs(v: &View) -> Vec<View> {
         }
         i = j;
     }
-    for (i0, j, items, mask) in code_lists(t) {
-        if let Some(text) = decode_codes(&items, mask) {
+    for (i0, j, mask) in code_lists(t) {
+        if let Some(text) = decode_codes(&t[i0..j], mask) {
             append_decoded(
                 &mut views,
                 ViewKind::Codes,
@@ -1685,6 +1686,36 @@ const MORSE: &[(&[u8], char)] = &[
     (b"----.", '9'),
 ];
 
+/// Morse letters by code: index `1 << len | bits` (a dash is a 1 bit, first mark highest).
+const MORSE_BY_CODE: [u8; 64] = {
+    let mut t = [0u8; 64];
+    let mut k = 0;
+    while k < MORSE.len() {
+        let (code, ch) = MORSE[k];
+        let mut key = 1usize;
+        let mut j = 0;
+        while j < code.len() {
+            key = (key << 1) | (code[j] == b'-') as usize;
+            j += 1;
+        }
+        t[key] = ch as u8;
+        k += 1;
+    }
+    t
+};
+
+/// The letter of one Morse code (dots and dashes), if it is one.
+fn morse_letter(code: &[u8]) -> Option<char> {
+    if code.is_empty() || code.len() > 5 {
+        return None;
+    }
+    let key = code
+        .iter()
+        .fold(1usize, |k, &c| (k << 1) | usize::from(c == b'-'));
+    let ch = MORSE_BY_CODE[key];
+    (ch != 0).then_some(char::from(ch))
+}
+
 /// Runs of Morse code in `t`: letters of dots and dashes separated by one space, words by
 /// ` / ` (or `/`, or three spaces), at least [`MIN_CODES`] letters that spell text; with their
 /// start and end in `t`.
@@ -1700,7 +1731,7 @@ fn morse_runs(t: &[u8]) -> Vec<(usize, usize, String)> {
         let stop;
         loop {
             let len = t[at..].iter().take_while(|&&c| is_mark(c)).count();
-            let Some(&(_, ch)) = MORSE.iter().find(|(code, _)| *code == &t[at..at + len]) else {
+            let Some(ch) = morse_letter(&t[at..at + len]) else {
                 stop = at + len;
                 break;
             };
