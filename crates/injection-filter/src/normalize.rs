@@ -1148,11 +1148,7 @@ fn cipher_keys(w: &[u8]) -> (u64, u64) {
     let first = w[0];
     let len = w.len() as u64;
     w[1..].iter().fold((len, len), |(h, a), &c| {
-        let d = if c >= first {
-            c - first
-        } else {
-            c + 26 - first
-        };
+        let d = letter_offset(first, c);
         let n = if d == 0 { 0 } else { 26 - d };
         ((h << 5) | u64::from(d), (a << 5) | u64::from(n))
     })
@@ -1169,6 +1165,25 @@ fn cipher_filter_bit(key: u64) -> (usize, u64) {
 struct CipherTable {
     words: Vec<(u64, &'static [u8])>,
     filter: [u64; 4],
+    /// By word length: the (first, second) offsets of the words and of their Atbash, one bit
+    /// each of 26 × 26, so that most words are passed over after two letters.
+    prefixes: [[u64; 11]; CIPHER_MAX_LEN + 1],
+}
+
+impl CipherTable {
+    fn has_prefix(&self, len: usize, d1: u8, d2: u8) -> bool {
+        let k = usize::from(d1) * 26 + usize::from(d2);
+        self.prefixes[len][k >> 6] & (1 << (k & 63)) != 0
+    }
+}
+
+/// Offset of letter `c` from letter `first` (mod 26).
+fn letter_offset(first: u8, c: u8) -> u8 {
+    if c >= first {
+        c - first
+    } else {
+        c + 26 - first
+    }
 }
 
 fn cipher_table() -> &'static CipherTable {
@@ -1180,11 +1195,22 @@ fn cipher_table() -> &'static CipherTable {
             .collect();
         words.sort_unstable();
         let mut filter = [0u64; 4];
-        for &(h, _) in &words {
+        let mut prefixes = [[0u64; 11]; CIPHER_MAX_LEN + 1];
+        for &(h, w) in &words {
             let (i, bit) = cipher_filter_bit(h);
             filter[i] |= bit;
+            let (d1, d2) = (letter_offset(w[0], w[1]), letter_offset(w[0], w[2]));
+            let neg = |d: u8| (26 - d) % 26;
+            for (a, b) in [(d1, d2), (neg(d1), neg(d2))] {
+                let k = usize::from(a) * 26 + usize::from(b);
+                prefixes[w.len()][k >> 6] |= 1 << (k & 63);
+            }
         }
-        CipherTable { words, filter }
+        CipherTable {
+            words,
+            filter,
+            prefixes,
+        }
     })
 }
 
@@ -1241,7 +1267,13 @@ fn cipher_of(text: &str) -> Option<u8> {
             continue;
         }
         let mut matched = 0u32;
-        if w.len() <= CIPHER_MAX_LEN {
+        if w.len() <= CIPHER_MAX_LEN
+            && table.has_prefix(
+                w.len(),
+                letter_offset(w[0], w[1]),
+                letter_offset(w[0], w[2]),
+            )
+        {
             let (sig, sig_atbash) = cipher_keys(w);
             for cw in cipher_words(table, sig) {
                 if cw.len() == w.len() {
