@@ -454,7 +454,7 @@ async fn finish(
     Outcome::new(offered, start, &sent, &seen, refused)
 }
 
-/// The server's message counters once the run's trailing acks are in.
+/// The server's message counters once the last run's trailing acks are in.
 async fn settled_counts(nats: &NatsServer) -> Option<(u64, u64)> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     nats.message_counts()
@@ -468,7 +468,10 @@ fn per_event(
 ) -> Option<(f64, f64)> {
     let ((i0, o0), (i1, o1)) = (before?, after?);
     let n = events.max(1) as f64;
-    Some(((i1 - i0) as f64 / n, (o1 - o0) as f64 / n))
+    Some((
+        i1.saturating_sub(i0) as f64 / n,
+        o1.saturating_sub(o0) as f64 / n,
+    ))
 }
 
 fn main() {
@@ -501,7 +504,7 @@ async fn run() {
     let specs = declared_streams(&raw_names, &Config::default().provision).unwrap();
     provision(&js, &specs, Mode::Apply).await.unwrap();
     let _ = raw_chain(&nats.url(), &raw_names, 1_000.min(n), "warm").await;
-    let before = nats.message_counts();
+    let before = settled_counts(&nats).await;
     let raw = raw_chain(&nats.url(), &raw_names, n, "raw").await;
     let raw_msgs = per_event(before, settled_counts(&nats).await, raw.done);
 
@@ -614,7 +617,7 @@ async fn run() {
         let out = fixed_load(&http, &mut seen_rx, run, events, rate, conns).await;
         runs.push((format!("pipeline at {rate:.0}/s"), out));
     }
-    let before = nats.message_counts();
+    let before = settled_counts(&nats).await;
     let flat = flat_out(&http, &mut seen_rx, 4, n, conns).await;
     let flat_msgs = per_event(before, settled_counts(&nats).await, flat.done);
     runs.push((format!("pipeline flat out ({conns} conns)"), flat));

@@ -80,51 +80,94 @@ pub fn event_json_fields(event: &serde_json::Value) -> Vec<(String, String)> {
     };
     match event {
         serde_json::Value::Object(map) => {
+            let mut left = MAX_JSON_FIELDS;
             for (key, value) in map {
-                push(format!("{key}.<key>"), key);
-                json_texts(key, value, 0, &mut push);
+                if left == 0 {
+                    break;
+                }
+                let name = key_in_name(key);
+                left -= 1;
+                push(format!("{name}.<key>"), key);
+                json_texts(name, value, 0, &mut left, &mut push);
+            }
+            if left == 0 {
+                push("event".to_owned(), &event.to_string());
             }
         }
-        other => json_texts("event", other, 0, &mut push),
+        other => json_text_fields("event", other, &mut push),
     }
     out
 }
 
+/// Most texts of one JSON value scanned as fields of their own (see [`json_text_fields`]).
+pub const MAX_JSON_FIELDS: usize = 4096;
+/// Bytes of an object key kept in a field's name (the key itself is a text of its own).
+const MAX_KEY_IN_NAME: usize = 64;
+
 /// Every text of the JSON `value` at `path`, in the order its serialization
 /// shows them: a string is named by its path, an array item `path[i]`, an
-/// object's member `path.key` and its key `path.key.<key>`. Below 16 levels a
-/// value is one text, its JSON, so nothing goes unread. Numbers, booleans and
-/// nulls are not texts.
+/// object's member `path.key` (keys cut to 64 bytes in names) and its key
+/// `path.key.<key>`. Past 16 levels a value is one text, its JSON. After
+/// [`MAX_JSON_FIELDS`] texts the walk stops and the whole value's JSON is the
+/// last text (named `path`), so nothing goes unread and the fields stay
+/// bounded. Numbers, booleans and nulls are not texts.
 pub fn json_text_fields(
     path: &str,
     value: &serde_json::Value,
     push: &mut impl FnMut(String, &str),
 ) {
-    json_texts(path, value, 0, push);
+    let mut left = MAX_JSON_FIELDS;
+    json_texts(path, value, 0, &mut left, push);
+    if left == 0 {
+        push(path.to_owned(), &value.to_string());
+    }
 }
 
+/// `key` cut to at most [`MAX_KEY_IN_NAME`] bytes, on a character boundary.
+fn key_in_name(key: &str) -> &str {
+    let mut end = key.len().min(MAX_KEY_IN_NAME);
+    while !key.is_char_boundary(end) {
+        end -= 1;
+    }
+    &key[..end]
+}
+
+/// Pushes the texts of `value` while `left` lasts (one per text).
 fn json_texts(
     path: &str,
     value: &serde_json::Value,
     depth: usize,
+    left: &mut usize,
     push: &mut impl FnMut(String, &str),
 ) {
     use serde_json::Value;
+    fn text(push: &mut impl FnMut(String, &str), left: &mut usize, name: String, t: &str) {
+        if *left > 0 {
+            *left -= 1;
+            push(name, t);
+        }
+    }
     match value {
-        Value::String(s) => push(path.to_owned(), s),
+        Value::String(s) => text(push, left, path.to_owned(), s),
         Value::Array(items) if depth < MAX_DEPTH => {
             for (i, item) in items.iter().enumerate() {
-                json_texts(&format!("{path}[{i}]"), item, depth + 1, push);
+                if *left == 0 {
+                    return;
+                }
+                json_texts(&format!("{path}[{i}]"), item, depth + 1, left, push);
             }
         }
         Value::Object(map) if depth < MAX_DEPTH => {
             for (key, item) in map {
-                let child = format!("{path}.{key}");
-                push(format!("{child}.<key>"), key);
-                json_texts(&child, item, depth + 1, push);
+                if *left == 0 {
+                    return;
+                }
+                let child = format!("{path}.{}", key_in_name(key));
+                text(push, left, format!("{child}.<key>"), key);
+                json_texts(&child, item, depth + 1, left, push);
             }
         }
-        Value::Array(_) | Value::Object(_) => push(path.to_owned(), &value.to_string()),
+        Value::Array(_) | Value::Object(_) => text(push, left, path.to_owned(), &value.to_string()),
         Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
 }
@@ -232,6 +275,33 @@ mod tests {
 
     fn event(json: &str) -> ErrorEvent {
         serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn json_fields_are_bounded_and_nothing_goes_unread() {
+        // Many texts: the first MAX_JSON_FIELDS alone, then the whole value as one text.
+        let mut many: Vec<serde_json::Value> = (0..MAX_JSON_FIELDS + 10)
+            .map(|i| serde_json::json!(format!("v{i}")))
+            .collect();
+        many.push(serde_json::json!("the last text"));
+        let v = serde_json::json!({ "list": many });
+        let mut fields = Vec::new();
+        json_text_fields("context", &v, &mut |n, t| fields.push((n, t.to_owned())));
+        assert_eq!(fields.len(), MAX_JSON_FIELDS + 1);
+        let (name, last) = fields.last().unwrap();
+        assert_eq!(name, "context");
+        assert!(last.contains("the last text"));
+        // A long key is cut in names, kept whole as a text.
+        let key = "k".repeat(10_000);
+        let v = serde_json::json!({ key.clone(): "x" });
+        let mut fields = Vec::new();
+        json_text_fields("c", &v, &mut |n, t| fields.push((n, t.to_owned())));
+        assert!(
+            fields.iter().all(|(n, _)| n.len() <= 80),
+            "{:?}",
+            fields.iter().map(|(n, _)| n.len()).collect::<Vec<_>>()
+        );
+        assert!(fields.iter().any(|(_, t)| *t == key));
     }
 
     #[test]

@@ -1560,9 +1560,9 @@ fn code_lists(t: &[u8]) -> Vec<(usize, usize, u8)> {
     lists
 }
 
-/// The text a list of codes (`list`, as [`code_lists`] found it) spells: binary first, then
-/// decimal, then hex (as its items allow).
-fn decode_codes(list: &[u8], mask: u8) -> Option<String> {
+/// The texts a list of codes (`list`, as [`code_lists`] found it) spells in each notation its
+/// items allow (binary, decimal, hex): a list of digit pairs is read both ways.
+fn decode_codes(list: &[u8], mask: u8) -> Vec<String> {
     let items: Vec<&[u8]> = list
         .split(|c| !c.is_ascii_alphanumeric())
         .filter(|it| !it.is_empty())
@@ -1570,10 +1570,11 @@ fn decode_codes(list: &[u8], mask: u8) -> Option<String> {
     [CODE_BIN, CODE_DEC, CODE_HEX]
         .into_iter()
         .filter(|n| mask & n != 0)
-        .find_map(|n| {
+        .filter_map(|n| {
             let bytes: Vec<u8> = items.iter().map(|it| code_value(it, n)).collect();
             decoded_text(&bytes)
         })
+        .collect()
 }
 
 /// `text` with every blob in it that decodes to text replaced by that text, itself expanded
@@ -1624,8 +1625,10 @@ pub fn decode_blobs(v: &View) -> Vec<View> {
         }
         i = j;
     }
+    // Codes and Morse have a budget of their own: blobs cannot crowd them out.
+    let mut budget = MAX_DECODED_BYTES;
     for (i0, j, mask) in code_lists(t) {
-        if let Some(text) = decode_codes(&t[i0..j], mask) {
+        for text in decode_codes(&t[i0..j], mask) {
             append_decoded(
                 &mut views,
                 ViewKind::Codes,
@@ -1662,18 +1665,24 @@ fn append_decoded(
     let slot = match views.iter().position(|(k, _)| *k == kind) {
         Some(p) => p,
         None => {
-            views.push((kind, Builder::with_capacity(text.len())));
+            views.push((kind, Builder::with_capacity(text.len().min(*budget))));
             views.len() - 1
         }
     };
     let b = &mut views[slot].1;
+    // The budget counts what is written: folding can turn one character into several.
     for c in text.chars() {
-        if *budget < c.len_utf8() {
-            *budget = 0;
+        fold_char(c, &mut |m| {
+            if *budget >= m.len_utf8() {
+                *budget -= m.len_utf8();
+                b.push(m, s, e);
+            } else {
+                *budget = 0;
+            }
+        });
+        if *budget == 0 {
             break;
         }
-        *budget -= c.len_utf8();
-        fold_char(c, &mut |m| b.push(m, s, e));
     }
     b.push('\n', s, e);
 }
