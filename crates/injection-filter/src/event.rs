@@ -78,24 +78,9 @@ pub fn event_json_fields(event: &serde_json::Value) -> Vec<(String, String)> {
             out.push((name, value.to_owned()));
         }
     };
-    match event {
-        serde_json::Value::Object(map) => {
-            let mut left = MAX_JSON_FIELDS;
-            for (key, value) in map {
-                if left == 0 {
-                    break;
-                }
-                let name = key_in_name(key);
-                left -= 1;
-                push(format!("{name}.<key>"), key);
-                json_texts(name, value, 0, &mut left, &mut push);
-            }
-            if left == 0 {
-                push("event".to_owned(), &event.to_string());
-            }
-        }
-        other => json_text_fields("event", other, &mut push),
-    }
+    // An object's members are named by their keys alone.
+    let path = if event.is_object() { "" } else { "event" };
+    walk_json(path, "event", event, &mut push);
     out
 }
 
@@ -107,7 +92,8 @@ const MAX_KEY_IN_NAME: usize = 64;
 /// Every text of the JSON `value` at `path`, in the order its serialization
 /// shows them: a string is named by its path, an array item `path[i]`, an
 /// object's member `path.key` (keys cut to 64 bytes in names) and its key
-/// `path.key.<key>`. Past 16 levels a value is one text, its JSON. After
+/// `path.key.<key>`; with an empty `path`, the members of an object are named
+/// `key` and `key.<key>`. Past 16 levels a value is one text, its JSON. After
 /// [`MAX_JSON_FIELDS`] texts the walk stops and the whole value's JSON is the
 /// last text (named `path`), so nothing goes unread and the fields stay
 /// bounded. Numbers, booleans and nulls are not texts.
@@ -116,10 +102,40 @@ pub fn json_text_fields(
     value: &serde_json::Value,
     push: &mut impl FnMut(String, &str),
 ) {
+    walk_json(path, path, value, push);
+}
+
+/// [`json_text_fields`], the whole value's JSON named `whole` when the walk stops.
+fn walk_json(
+    path: &str,
+    whole: &str,
+    value: &serde_json::Value,
+    push: &mut impl FnMut(String, &str),
+) {
     let mut left = MAX_JSON_FIELDS;
-    json_texts(path, value, 0, &mut left, push);
+    match value {
+        serde_json::Value::Object(map) if path.is_empty() => {
+            for (key, item) in map {
+                if left == 0 {
+                    break;
+                }
+                let name = key_in_name(key);
+                text_field(push, &mut left, format!("{name}.<key>"), key);
+                json_texts(name, item, 0, &mut left, push);
+            }
+        }
+        _ => json_texts(path, value, 0, &mut left, push),
+    }
     if left == 0 {
-        push(path.to_owned(), &value.to_string());
+        push(whole.to_owned(), &value.to_string());
+    }
+}
+
+/// Pushes one text while `left` lasts.
+fn text_field(push: &mut impl FnMut(String, &str), left: &mut usize, name: String, t: &str) {
+    if *left > 0 {
+        *left -= 1;
+        push(name, t);
     }
 }
 
@@ -141,14 +157,8 @@ fn json_texts(
     push: &mut impl FnMut(String, &str),
 ) {
     use serde_json::Value;
-    fn text(push: &mut impl FnMut(String, &str), left: &mut usize, name: String, t: &str) {
-        if *left > 0 {
-            *left -= 1;
-            push(name, t);
-        }
-    }
     match value {
-        Value::String(s) => text(push, left, path.to_owned(), s),
+        Value::String(s) => text_field(push, left, path.to_owned(), s),
         Value::Array(items) if depth < MAX_DEPTH => {
             for (i, item) in items.iter().enumerate() {
                 if *left == 0 {
@@ -163,11 +173,13 @@ fn json_texts(
                     return;
                 }
                 let child = format!("{path}.{}", key_in_name(key));
-                text(push, left, format!("{child}.<key>"), key);
+                text_field(push, left, format!("{child}.<key>"), key);
                 json_texts(&child, item, depth + 1, left, push);
             }
         }
-        Value::Array(_) | Value::Object(_) => text(push, left, path.to_owned(), &value.to_string()),
+        Value::Array(_) | Value::Object(_) => {
+            text_field(push, left, path.to_owned(), &value.to_string());
+        }
         Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
 }

@@ -1149,8 +1149,10 @@ fn cipher_keys(w: &[u8]) -> (u64, u64) {
     let len = w.len() as u64;
     w[1..].iter().fold((len, len), |(h, a), &c| {
         let d = letter_offset(first, c);
-        let n = if d == 0 { 0 } else { 26 - d };
-        ((h << 5) | u64::from(d), (a << 5) | u64::from(n))
+        (
+            (h << 5) | u64::from(d),
+            (a << 5) | u64::from(negated_offset(d)),
+        )
     })
 }
 
@@ -1177,6 +1179,11 @@ impl CipherTable {
     }
 }
 
+/// `-d` (mod 26): the offsets of a word's Atbash are its offsets negated.
+fn negated_offset(d: u8) -> u8 {
+    (26 - d) % 26
+}
+
 /// Offset of letter `c` from letter `first` (mod 26).
 fn letter_offset(first: u8, c: u8) -> u8 {
     if c >= first {
@@ -1200,8 +1207,7 @@ fn cipher_table() -> &'static CipherTable {
             let (i, bit) = cipher_filter_bit(h);
             filter[i] |= bit;
             let (d1, d2) = (letter_offset(w[0], w[1]), letter_offset(w[0], w[2]));
-            let neg = |d: u8| (26 - d) % 26;
-            for (a, b) in [(d1, d2), (neg(d1), neg(d2))] {
+            for (a, b) in [(d1, d2), (negated_offset(d1), negated_offset(d2))] {
                 let k = usize::from(a) * 26 + usize::from(b);
                 prefixes[w.len()][k >> 6] |= 1 << (k & 63);
             }
@@ -1245,18 +1251,11 @@ fn cipher_of(text: &str) -> Option<u8> {
     let mut counts = [0usize; 27];
     let mut streaks = [0usize; 27];
     let t = text.as_bytes();
-    let mut i = 0;
+    let mut from = 0;
     // Ciphers with a row going on.
     let mut active = 0u32;
-    while i < t.len() {
-        if !t[i].is_ascii_lowercase() {
-            i += 1;
-            continue;
-        }
-        let s = i;
-        while i < t.len() && t[i].is_ascii_lowercase() {
-            i += 1;
-        }
+    while let Some((s, i)) = next_run(t, from, |c| c.is_ascii_lowercase()) {
+        from = i;
         // A word: letters not joined to other letters or digits.
         let joined = |p: usize| t[p].is_ascii_alphanumeric() || t[p] >= 0x80;
         if (i < t.len() && joined(i)) || (s > 0 && joined(s - 1)) {
@@ -1277,7 +1276,7 @@ fn cipher_of(text: &str) -> Option<u8> {
             let (sig, sig_atbash) = cipher_keys(w);
             for cw in cipher_words(table, sig) {
                 if cw.len() == w.len() {
-                    matched |= 1 << ((w[0] + 26 - cw[0]) % 26);
+                    matched |= 1 << letter_offset(cw[0], w[0]);
                 }
             }
             if cipher_words(table, sig_atbash).any(|cw| {
@@ -1415,14 +1414,22 @@ fn printable_text(bytes: &[u8]) -> Option<&str> {
 /// Levels of encoding undone inside a decoded blob (base64 of base64, hex of base64, ...).
 pub const MAX_NESTED_DECODES: usize = 2;
 
+/// The next maximal run of bytes that `keep` accepts in `t` at or after `from`: its start and
+/// end.
+#[inline]
+fn next_run(t: &[u8], from: usize, keep: impl Fn(u8) -> bool) -> Option<(usize, usize)> {
+    let i = from + t[from..].iter().position(|&c| keep(c))?;
+    let j = t[i..]
+        .iter()
+        .position(|&c| !keep(c))
+        .map_or(t.len(), |p| i + p);
+    Some((i, j))
+}
+
 /// The next run of base64 characters in `t` at or after `from`: its start and end, and the run
 /// a decoder tries (without a leading `0x` of a hex number).
 fn next_blob_run(t: &[u8], from: usize) -> Option<(usize, usize, &[u8])> {
-    let i = from + t[from..].iter().position(|&c| B64_CHAR[usize::from(c)])?;
-    let j = t[i..]
-        .iter()
-        .position(|&c| !B64_CHAR[usize::from(c)])
-        .map_or(t.len(), |p| i + p);
+    let (i, j) = next_run(t, from, |c| B64_CHAR[usize::from(c)])?;
     let mut run = &t[i..j];
     if run.len() > 2
         && (run.starts_with(b"0x") || run.starts_with(b"0X"))
@@ -1448,15 +1455,14 @@ fn decode_run(run: &[u8]) -> Option<(ViewKind, String)> {
         upper &= digit || c.is_ascii_uppercase();
         lower &= digit || c.is_ascii_lowercase();
     }
-    let b32 = |up: bool| if up { upper } else { lower };
 
     let mut candidates: Vec<(ViewKind, Vec<u8>)> = Vec::new();
     if all_hex && run.len().is_multiple_of(2) {
         candidates.push((ViewKind::Hex, decode_hex(run)));
     }
-    if b32(true) {
+    if upper {
         candidates.push((ViewKind::Base32, decode_base32(run)));
-    } else if b32(false) {
+    } else if lower {
         candidates.push((ViewKind::Base32, decode_base32(&run.to_ascii_uppercase())));
     }
     if !all_hex {
@@ -1526,16 +1532,9 @@ fn code_value(item: &[u8], notation: u8) -> u8 {
 fn code_lists(t: &[u8]) -> Vec<(usize, usize, u8)> {
     let mut lists = Vec::new();
     let (mut mask, mut start, mut end, mut count) = (0u8, 0, 0, 0usize);
-    let mut i = 0;
-    while i < t.len() {
-        if !t[i].is_ascii_alphanumeric() {
-            i += 1;
-            continue;
-        }
-        let s = i;
-        while i < t.len() && t[i].is_ascii_alphanumeric() {
-            i += 1;
-        }
+    let mut from = 0;
+    while let Some((s, i)) = next_run(t, from, |c| c.is_ascii_alphanumeric()) {
+        from = i;
         let n = code_notations(&t[s..i]);
         // The list goes on when only a short separator lies between this item and the last.
         let joined = count > 0
