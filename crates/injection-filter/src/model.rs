@@ -475,32 +475,70 @@ fn word_table() -> &'static WordTable {
     })
 }
 
+/// Classes of bytes for [`for_each_word`]: 0 an ASCII byte outside words, 1 an ASCII byte of
+/// words (letters, digits, `'` and `_`), 2 a byte of a non-ASCII character.
+const WORD_BYTE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = if c >= 0x80 {
+            2
+        } else if c.is_ascii_alphanumeric() || c == b'\'' || c == b'_' {
+            1
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+};
+
+/// Whether the character at byte `i` of `s` (a non-ASCII one) is a letter or digit, and its
+/// length in bytes.
+#[inline]
+fn wide_alnum(s: &str, i: usize) -> (bool, usize) {
+    let ch = s[i..].chars().next().unwrap_or(' ');
+    (char_props(ch) & P_ALNUM != 0, ch.len_utf8())
+}
+
 /// Calls `f(start, end)` for every word (maximal run of letters, digits, `'` and `_`).
 #[inline]
 fn for_each_word(s: &str, mut f: impl FnMut(usize, usize)) {
     let b = s.as_bytes();
+    let n = b.len();
     let mut i = 0;
-    let mut start: Option<usize> = None;
-    while i < b.len() {
-        let c = b[i];
-        let (word, n) = if c < 0x80 {
-            (c.is_ascii_alphanumeric() || c == b'\'' || c == b'_', 1)
-        } else {
-            let ch = s[i..].chars().next().unwrap_or(' ');
-            (char_props(ch) & P_ALNUM != 0, ch.len_utf8())
-        };
-        match (word, start) {
-            (true, None) => start = Some(i),
-            (false, Some(st)) => {
-                f(st, i);
-                start = None;
-            }
-            _ => {}
+    loop {
+        // To the next word's first character.
+        while i < n && WORD_BYTE[usize::from(b[i])] == 0 {
+            i += 1;
         }
-        i += n;
-    }
-    if let Some(st) = start {
-        f(st, b.len());
+        if i >= n {
+            return;
+        }
+        if b[i] >= 0x80 {
+            let (word, len) = wide_alnum(s, i);
+            if !word {
+                i += len;
+                continue;
+            }
+        }
+        let start = i;
+        // To its end: ASCII word bytes in a tight loop, non-ASCII characters one by one.
+        loop {
+            while i < n && WORD_BYTE[usize::from(b[i])] == 1 {
+                i += 1;
+            }
+            if i < n && b[i] >= 0x80 {
+                let (word, len) = wide_alnum(s, i);
+                if word {
+                    i += len;
+                    continue;
+                }
+            }
+            break;
+        }
+        f(start, i);
     }
 }
 

@@ -1756,53 +1756,62 @@ fn morse_letter(code: &[u8]) -> Option<char> {
     (ch != 0).then_some(char::from(ch))
 }
 
+/// Walks the Morse letters from `start` of `t` (letters separated by one space, words by ` / `,
+/// `/` or three spaces), calling `on(letter, word_break_after)` for each. Returns the number of
+/// letters, the end of the last one and where the walk stopped (every byte before it was read).
+fn morse_walk(t: &[u8], start: usize, mut on: impl FnMut(char, bool)) -> (usize, usize, usize) {
+    let is_mark = |c: u8| c == b'.' || c == b'-';
+    let (mut at, mut letters, mut end) = (start, 0, start);
+    loop {
+        let len = t[at..].iter().take_while(|&&c| is_mark(c)).count();
+        let Some(ch) = morse_letter(&t[at..at + len]) else {
+            return (letters, end, at + len);
+        };
+        letters += 1;
+        end = at + len;
+        // The separator after it, and whether it ends a word.
+        let rest = &t[end..];
+        let (sep, word) = if rest.starts_with(b" / ") || rest.starts_with(b"   ") {
+            (3, true)
+        } else if rest.starts_with(b"/") {
+            (1, true)
+        } else if rest.starts_with(b" ") {
+            (1, false)
+        } else {
+            (0, false)
+        };
+        if sep == 0 || !rest.get(sep).is_some_and(|&c| is_mark(c)) {
+            on(ch, false);
+            return (letters, end, end);
+        }
+        on(ch, word);
+        at = end + sep;
+    }
+}
+
 /// Runs of Morse code in `t`: letters of dots and dashes separated by one space, words by
 /// ` / ` (or `/`, or three spaces), at least [`MIN_CODES`] letters that spell text; with their
-/// start and end in `t`.
+/// start and end in `t`. The text of a run is only spelled out once it is long enough (logs are
+/// full of dots and dashes that are one or two letters).
 fn morse_runs(t: &[u8]) -> Vec<(usize, usize, String)> {
-    let is_mark = |c: u8| c == b'.' || c == b'-';
     let mut runs = Vec::new();
     let mut i = 0;
-    while let Some(p) = t[i..].iter().position(|&c| is_mark(c)) {
+    while let Some(p) = t[i..].iter().position(|&c| c == b'.' || c == b'-') {
         let start = i + p;
-        let mut at = start;
-        let (mut text, mut letters, mut end) = (String::new(), 0, start);
-        // Where the search goes on: past every byte looked at, so each byte is read once.
-        let stop;
-        loop {
-            let len = t[at..].iter().take_while(|&&c| is_mark(c)).count();
-            let Some(ch) = morse_letter(&t[at..at + len]) else {
-                stop = at + len;
-                break;
-            };
-            text.push(ch);
-            letters += 1;
-            end = at + len;
-            // The separator after it, and whether it ends a word.
-            let rest = &t[end..];
-            let (sep, word) = if rest.starts_with(b" / ") || rest.starts_with(b"   ") {
-                (3, true)
-            } else if rest.starts_with(b"/") {
-                (1, true)
-            } else if rest.starts_with(b" ") {
-                (1, false)
-            } else {
-                (0, false)
-            };
-            if sep == 0 || !rest.get(sep).is_some_and(|&c| is_mark(c)) {
-                stop = end;
-                break;
-            }
-            if word {
-                text.push(' ');
-            }
-            at = end + sep;
-        }
+        let (letters, end, stop) = morse_walk(t, start, |_, _| {});
         if letters >= MIN_CODES {
+            let mut text = String::with_capacity(2 * letters);
+            morse_walk(t, start, |ch, word| {
+                text.push(ch);
+                if word {
+                    text.push(' ');
+                }
+            });
             if let Some(text) = printable_text(text.as_bytes()) {
                 runs.push((start, end, text.to_owned()));
             }
         }
+        // Each byte is read once: the search goes on past every byte looked at.
         i = stop.max(start + 1);
     }
     runs
