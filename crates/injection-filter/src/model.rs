@@ -1116,6 +1116,8 @@ fn extract_rest(
             ViewKind::Base64
             | ViewKind::Hex
             | ViewKind::Base32
+            | ViewKind::Base85
+            | ViewKind::Uuencode
             | ViewKind::Codes
             | ViewKind::Cipher => {
                 word_features(s, b'w', b'b', &v.text);

@@ -24,7 +24,7 @@ pub const MIN_BLOB_RUN: usize = 16;
 pub enum ViewKind {
     /// The original text.
     Raw,
-    /// Escapes decoded: `\uXXXX`, `\xNN`, `%XX`, HTML entities.
+    /// Escapes decoded: `\uXXXX`, `\xNN`, `%XX`, quoted-printable `=XX` runs, HTML entities.
     Decoded,
     /// Hidden text revealed: Unicode tag characters and variation-selector byte smuggling.
     Revealed,
@@ -46,8 +46,14 @@ pub enum ViewKind {
     Hex,
     /// Decoded base32 runs (folded).
     Base32,
+    /// Decoded Ascii85 and base85 (RFC 1924) tokens (folded).
+    Base85,
+    /// Decoded uuencoded lines (folded).
+    Uuencode,
     /// Decoded lists of byte or character codes (folded): hex pairs (`49 67 6e`, `0x49,0x67`),
-    /// binary octets (`01001001 01100111`), decimal codes (`73, 103, 110`), Morse code.
+    /// binary octets (`01001001 01100111`), decimal codes (`73, 103, 110`), Morse code; and
+    /// text spelled out otherwise: the NATO alphabet (`India Golf November …`), doubled letters
+    /// (`iiggnnoorree`), upside-down text (`ǝɹouƃı`).
     Codes,
     /// [`ViewKind::Skeleton`] deciphered, when its words read as common words only under one
     /// Caesar shift (other than 0 and 13, the ROT13 view's) or under Atbash (a ↔ z).
@@ -70,6 +76,8 @@ impl ViewKind {
             ViewKind::Base64 => "base64",
             ViewKind::Hex => "hex",
             ViewKind::Base32 => "base32",
+            ViewKind::Base85 => "base85",
+            ViewKind::Uuencode => "uuencode",
             ViewKind::Codes => "codes",
             ViewKind::Cipher => "cipher",
         }
@@ -419,6 +427,11 @@ fn escape_at(t: &[u8], i: usize) -> Option<(Escape, usize)> {
             char::from_u32(hi).map(|c| (Escape::Char(c), 6))
         }
         b'%' if i + 3 <= n => parse_hex(&t[i + 1..i + 3]).map(|v| (Escape::Byte(v as u8), 3)),
+        // Quoted-printable `=XX` (upper-case hex), only in runs of two or more: a lone `=4F`
+        // is as likely a `key=value` of a log.
+        b'=' if qp_at(t, i) && (qp_at(t, i + 3) || (i >= 3 && qp_at(t, i - 3))) => {
+            parse_hex(&t[i + 1..i + 3]).map(|v| (Escape::Byte(v as u8), 3))
+        }
         b'&' => {
             let semi = t[i + 1..n.min(i + 12)].iter().position(|&c| c == b';')?;
             let body = &t[i + 1..i + 1 + semi];
@@ -443,14 +456,22 @@ fn escape_at(t: &[u8], i: usize) -> Option<(Escape, usize)> {
     }
 }
 
+/// Whether `t[i..]` starts with a quoted-printable escape: `=` and two upper-case hex digits.
+fn qp_at(t: &[u8], i: usize) -> bool {
+    t.get(i..i + 3).is_some_and(|w| {
+        w[0] == b'='
+            && w[1..]
+                .iter()
+                .all(|&c| c.is_ascii_digit() || (b'A'..=b'F').contains(&c))
+    })
+}
+
 /// Position of the first escape that decodes (every decoded escape shortens the text, so the
 /// decoded view differs from its parent exactly when there is one).
 fn first_escape(t: &[u8]) -> Option<usize> {
     let mut i = 0;
     while i < t.len() {
-        let p = t[i..]
-            .iter()
-            .position(|&b| matches!(b, b'\\' | b'%' | b'&'))?;
+        let p = t[i..].iter().position(|&b| is_escape_start(b))?;
         i += p;
         if escape_at(t, i).is_some() {
             return Some(i);
@@ -461,7 +482,7 @@ fn first_escape(t: &[u8]) -> Option<usize> {
 }
 
 fn is_escape_start(b: u8) -> bool {
-    matches!(b, b'\\' | b'%' | b'&')
+    matches!(b, b'\\' | b'%' | b'&' | b'=')
 }
 
 fn decode_escapes_from(v: &View, first: usize) -> View {
@@ -508,8 +529,8 @@ fn decode_escapes_opt(v: &View) -> Option<View> {
     first_escape(v.text.as_bytes()).map(|first| decode_escapes_from(v, first))
 }
 
-/// Decodes `\uXXXX` (with surrogate pairs), `\u{X..}`, `\xNN`, `\NNN` (octal), `%XX` and HTML
-/// entities.
+/// Decodes `\uXXXX` (with surrogate pairs), `\u{X..}`, `\xNN`, `\NNN` (octal), `%XX`,
+/// quoted-printable `=XX` (two or more in a row) and HTML entities.
 pub fn decode_escapes(v: &View) -> View {
     decode_escapes_opt(v).unwrap_or_else(|| v.unchanged(ViewKind::Decoded))
 }
@@ -716,11 +737,29 @@ pub fn fold(v: &View, kind: ViewKind) -> View {
     b.finish_from(kind, v)
 }
 
+/// Braille cells of the letters a to z (bit k = dot k + 1).
+const BRAILLE: [u8; 26] = [
+    0x01, 0x03, 0x09, 0x19, 0x11, 0x0b, 0x1b, 0x13, 0x0a, 0x1a, 0x05, 0x07, 0x0d, 0x1d, 0x15, 0x0f,
+    0x1f, 0x17, 0x0e, 0x1e, 0x25, 0x27, 0x3a, 0x2d, 0x3d, 0x35,
+];
+
 /// Maps a (folded, lowercase) homoglyph to the Latin letter it imitates.
 pub fn confusable(c: char) -> Option<char> {
     // Regional indicator symbols (flag letters) read as their letters.
     if ('\u{1f1e6}'..='\u{1f1ff}').contains(&c) {
         return char::from_u32(u32::from(b'a') + (c as u32 - 0x1f1e6));
+    }
+    // Braille (English grade 1): letters by their dots; the blank cell, capital and number
+    // signs are spaces.
+    if ('\u{2800}'..='\u{28ff}').contains(&c) {
+        let dots = (c as u32 - 0x2800) as u8;
+        if matches!(dots, 0 | 0x20 | 0x3c) {
+            return Some(' ');
+        }
+        return BRAILLE
+            .iter()
+            .position(|&d| d == dots)
+            .map(|k| char::from(b'a' + k as u8));
     }
     Some(match c {
         'а' | 'α' | 'ɑ' | 'ᴀ' => 'a',
@@ -1528,13 +1567,16 @@ fn code_value(item: &[u8], notation: u8) -> u8 {
 /// Lists of at least [`MIN_CODES`] byte or character codes in one notation, separated by
 /// spaces, commas, semicolons or colons (`49 67 6e …`, `0x49, 0x67, …`, `01001001 …`,
 /// `[73, 103, 110, …]`): for each, its start and end in `t` and the notations all its items
-/// allow. One pass; nothing is kept of a token that does not continue a list.
-fn code_lists(t: &[u8]) -> Vec<(usize, usize, u8)> {
+/// allow. One pass; nothing is kept of a token that does not continue a list. The same pass
+/// finds text spelled out word by word (see [`Spelled::take`]).
+fn code_lists(t: &[u8]) -> (Vec<(usize, usize, u8)>, Vec<Decoded>) {
     let mut lists = Vec::new();
+    let mut spelled = SpelledRuns::default();
     let (mut mask, mut start, mut end, mut count) = (0u8, 0, 0, 0usize);
     let mut from = 0;
     while let Some((s, i)) = next_run(t, from, |c| c.is_ascii_alphanumeric()) {
         from = i;
+        spelled.take(t, s, i);
         let n = code_notations(&t[s..i]);
         // The list goes on when only a short separator lies between this item and the last.
         let joined = count > 0
@@ -1556,7 +1598,7 @@ fn code_lists(t: &[u8]) -> Vec<(usize, usize, u8)> {
     if count >= MIN_CODES {
         lists.push((start, end, mask));
     }
-    lists
+    (lists, spelled.finish())
 }
 
 /// The texts a list of codes (`list`, as [`code_lists`] found it) spells in each notation its
@@ -1605,15 +1647,479 @@ fn expand_nested(text: String, depth: usize) -> String {
     }
 }
 
+/// Text decoded from bytes `start..end` of a view: (start, end, text).
+type Decoded = (usize, usize, String);
+
+/// Fewest bytes of an Ascii85 or base85 token worth decoding.
+const MIN_B85_TOKEN: usize = 20;
+
+/// The base85 (RFC 1924, Python's `b85encode`) digits, in order.
+const B85_DIGITS: &[u8; 85] =
+    b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+-;<=>?@^_`{|}~";
+
+/// The value of each byte as a base85 digit, or 0xff.
+const B85_VALUE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut k = 0;
+    while k < 85 {
+        t[B85_DIGITS[k] as usize] = k as u8;
+        k += 1;
+    }
+    t
+};
+
+/// Decodes base-85 groups of five digits (`value` gives a digit's value, `None` ends the
+/// input) into four bytes each; a last, shorter group is padded with the highest digit and
+/// cut. `z` stands for four zero bytes where `zero` allows it (Ascii85).
+fn decode_85(s: &[u8], value: impl Fn(u8) -> Option<u32>, zero: bool) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 4 / 5 + 4);
+    let mut group = [0u32; 5];
+    let mut n = 0;
+    for &c in s {
+        if zero && c == b'z' && n == 0 {
+            out.extend_from_slice(&[0; 4]);
+            continue;
+        }
+        group[n] = value(c)?;
+        n += 1;
+        if n == 5 {
+            let v = group.iter().try_fold(0u32, |acc, &d| {
+                acc.checked_mul(85).and_then(|x| x.checked_add(d))
+            })?;
+            out.extend_from_slice(&v.to_be_bytes());
+            n = 0;
+        }
+    }
+    if n > 1 {
+        for d in group.iter_mut().skip(n) {
+            *d = 84;
+        }
+        let v = group.iter().try_fold(0u32, |acc, &d| {
+            acc.checked_mul(85).and_then(|x| x.checked_add(d))
+        })?;
+        out.extend_from_slice(&v.to_be_bytes()[..n - 1]);
+    }
+    Some(out)
+}
+
+/// Decoded bytes as text when they are mostly ASCII: ≥ 90 % printable ASCII or whitespace and
+/// half of them ASCII letters. Stricter than [`printable_text`]: random bytes are often valid
+/// UTF-8 with many non-Latin letters, and almost any token of punctuation and letters (a
+/// timestamp, say) decodes as base85.
+fn ascii_text(bytes: &[u8]) -> Option<String> {
+    let printable = bytes
+        .iter()
+        .filter(|&&b| (b' '..=b'~').contains(&b) || matches!(b, b'\n' | b'\t' | b'\r'))
+        .count();
+    let letters = bytes.iter().filter(|b| b.is_ascii_alphabetic()).count();
+    if bytes.len() < 6 || printable * 10 < bytes.len() * 9 || letters * 2 < bytes.len() {
+        return None;
+    }
+    printable_text(bytes).map(str::to_owned)
+}
+
+/// The text of an Ascii85 (`<~…~>` optional) or base85 token, if it decodes to ASCII text.
+/// Tokens of base64 characters only are the blob decoder's.
+fn decode_b85_token(tok: &[u8]) -> Option<String> {
+    let body = tok
+        .strip_prefix(b"<~")
+        .map(|b| b.strip_suffix(b"~>").unwrap_or(b))
+        .unwrap_or(tok);
+    if body.len() < MIN_B85_TOKEN || body.iter().all(|&c| B64_CHAR[usize::from(c)] || c == b'=') {
+        return None;
+    }
+    // Four bytes of ASCII text make a group below 0x80000000 (padding included): its first
+    // digit is at most `J` (value 41).
+    // A score of digits of text mixes cases (timestamps and ids of logs do not).
+    let ascii85 = body.iter().all(|c| (b'!'..=b'u').contains(c))
+        && body.iter().any(u8::is_ascii_lowercase)
+        && body.iter().any(u8::is_ascii_uppercase)
+        && body.iter().step_by(5).all(|&c| c <= b'J');
+    if ascii85 {
+        let a85 = |c: u8| (b'!'..=b'u').contains(&c).then(|| u32::from(c - b'!'));
+        if let Some(text) = decode_85(body, a85, true).and_then(|b| ascii_text(&b)) {
+            return Some(text);
+        }
+    }
+    // The same bound in base85: a group's first digit is at most `f` (value 41).
+    if body.iter().any(|&c| B85_VALUE[usize::from(c)] == 0xff)
+        || body
+            .iter()
+            .step_by(5)
+            .any(|&c| B85_VALUE[usize::from(c)] > 41)
+    {
+        return None;
+    }
+    let b85 = |c: u8| Some(u32::from(B85_VALUE[usize::from(c)]));
+    decode_85(body, b85, false).and_then(|b| ascii_text(&b))
+}
+
+/// Tokens of `t` (a raw text) holding an escape and decoding as Ascii85 or base85 (the others
+/// are read in the decoded view): start, end and text. The escapes are where the decoded view
+/// did not copy `t` (`copied`, in order); each token is read once.
+fn escaped_b85_tokens(t: &[u8], copied: &[Run]) -> Vec<Decoded> {
+    let printable = |c: &u8| (b'!'..=b'~').contains(c);
+    let mut out = Vec::new();
+    let (mut read, mut copied_to) = (0, 0);
+    let ends = copied
+        .iter()
+        .map(|r| (r.src as usize, (r.src + r.len) as usize));
+    for (src, src_end) in ends.chain([(t.len(), t.len())]) {
+        let k = copied_to;
+        copied_to = src_end;
+        if src <= k || k < read || !t.get(k).is_some_and(printable) {
+            continue;
+        }
+        let s = k - t[..k].iter().rev().take_while(|c| printable(c)).count();
+        let e = k + t[k..].iter().take_while(|c| printable(c)).count();
+        read = e;
+        if e - s >= MIN_B85_TOKEN {
+            if let Some(text) = decode_b85_token(&t[s..e]) {
+                out.push((s, e, text));
+            }
+        }
+    }
+    out
+}
+
+/// The bytes of a uuencoded line (`line` without its line break): a length character (`!` for
+/// one byte to `M` for 45), then exactly four characters (space to backtick) per three bytes.
+fn uu_line(line: &[u8]) -> Option<Vec<u8>> {
+    let n = usize::from(line.first()?.checked_sub(b' ')?);
+    if n == 0 || n > 45 || line.len() != 1 + 4 * n.div_ceil(3) {
+        return None;
+    }
+    let body = &line[1..];
+    if !body.iter().all(|c| (b' '..=b'`').contains(c)) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(n + 2);
+    for g in body.chunks_exact(4) {
+        let v = g
+            .iter()
+            .fold(0u32, |acc, &c| (acc << 6) | u32::from((c - b' ') & 63));
+        out.extend_from_slice(&v.to_be_bytes()[1..]);
+    }
+    out.truncate(n);
+    Some(out)
+}
+
+/// Uuencoded text: lines, or line ends after a space, that are exactly uuencoded lines,
+/// consecutive ones read as one text: start, end and the text (mostly ASCII).
+fn uu_runs(t: &[u8]) -> Vec<Decoded> {
+    let mut out = Vec::new();
+    // The run being read: start, end, bytes, and the start of the line after it.
+    let mut run: Option<(usize, usize, Vec<u8>, usize)> = None;
+    let mut flush = |run: &mut Option<(usize, usize, Vec<u8>, usize)>| {
+        if let Some((s, e, bytes, _)) = run.take() {
+            if let Some(text) = ascii_text(&bytes) {
+                out.push((s, e, text));
+            }
+        }
+    };
+    let mut start = 0;
+    while start < t.len() {
+        let end = t[start..]
+            .iter()
+            .position(|&c| c == b'\n')
+            .map_or(t.len(), |p| start + p);
+        let line_end = if end > start && t[end - 1] == b'\r' {
+            end - 1
+        } else {
+            end
+        };
+        // Uuencoded characters have no lower-case letters: only the line's tail of such
+        // characters can hold one, from its start or after a space.
+        let tail = t[start..line_end]
+            .iter()
+            .rev()
+            .take_while(|c| (b' '..=b'`').contains(*c))
+            .count();
+        let found = (line_end - tail..line_end)
+            .filter(|&p| p == start || t[p - 1] == b' ')
+            .find_map(|p| uu_line(&t[p..line_end]).map(|b| (p, b)));
+        match (found, &mut run) {
+            (Some((p, b)), Some((_, e, bytes, next))) if p == start && *next == start => {
+                bytes.extend_from_slice(&b);
+                *e = line_end;
+                *next = end + 1;
+            }
+            (Some((p, b)), _) => {
+                flush(&mut run);
+                run = Some((p, line_end, b, end + 1));
+            }
+            (None, _) => flush(&mut run),
+        }
+        start = end + 1;
+    }
+    flush(&mut run);
+    out
+}
+
+/// NATO phonetic alphabet words, by letter (with the common alternative spellings).
+const NATO: [&[&[u8]]; 26] = [
+    &[b"alfa", b"alpha"],
+    &[b"bravo"],
+    &[b"charlie"],
+    &[b"delta"],
+    &[b"echo"],
+    &[b"foxtrot"],
+    &[b"golf"],
+    &[b"hotel"],
+    &[b"india"],
+    &[b"juliett", b"juliet"],
+    &[b"kilo"],
+    &[b"lima"],
+    &[b"mike"],
+    &[b"november"],
+    &[b"oscar"],
+    &[b"papa"],
+    &[b"quebec"],
+    &[b"romeo"],
+    &[b"sierra"],
+    &[b"tango"],
+    &[b"uniform"],
+    &[b"victor"],
+    &[b"whiskey", b"whisky"],
+    &[b"xray"],
+    &[b"yankee"],
+    &[b"zulu"],
+];
+
+/// The letter a NATO alphabet word (any case) spells.
+fn nato_letter(tok: &[u8]) -> Option<u8> {
+    if !(4..=8).contains(&tok.len()) || !tok[0].is_ascii_alphabetic() {
+        return None;
+    }
+    let first = tok[0].to_ascii_lowercase();
+    NATO[usize::from(first - b'a')]
+        .iter()
+        .any(|w| w.eq_ignore_ascii_case(tok))
+        .then_some(first)
+}
+
+/// Whether a token is a word with every character doubled (`iiggnnoorree`, `AAll`).
+fn doubled(tok: &[u8]) -> bool {
+    tok.len() >= 2
+        && tok.len().is_multiple_of(2)
+        && tok[0].eq_ignore_ascii_case(&tok[1])
+        && tok
+            .chunks_exact(2)
+            .all(|p| p[0].eq_ignore_ascii_case(&p[1]))
+}
+
+/// A run of tokens that spell text, being built: start, end, the text, tokens.
+#[derive(Default)]
+struct Spelled {
+    start: usize,
+    end: usize,
+    text: String,
+    tokens: usize,
+}
+
+impl Spelled {
+    /// Ends the run, keeping it when it has at least `min` tokens and reads as text.
+    #[inline(always)]
+    fn close(&mut self, min: usize, out: &mut Vec<Decoded>) {
+        if self.tokens > 0 {
+            self.close_open(min, out);
+        }
+    }
+
+    #[inline(never)]
+    fn close_open(&mut self, min: usize, out: &mut Vec<Decoded>) {
+        let run = std::mem::take(self);
+        if run.tokens >= min {
+            if let Some(text) = printable_text(run.text.as_bytes()) {
+                out.push((run.start, run.end, text.to_owned()));
+            }
+        }
+    }
+}
+
+/// Text spelled out in the NATO alphabet (at least [`MIN_CODES`] words, separated by spaces or
+/// punctuation; `/` or two spaces between words of the text) or with every letter doubled (at
+/// least three such words in a row), found word by word.
+#[derive(Default)]
+struct SpelledRuns {
+    nato: Spelled,
+    twice: Spelled,
+    out: Vec<Decoded>,
+}
+
+impl SpelledRuns {
+    /// Takes the next ASCII word `t[s..e]` (words come in order).
+    fn take(&mut self, t: &[u8], s: usize, e: usize) {
+        let tok = &t[s..e];
+        match nato_letter(tok) {
+            Some(l) => {
+                let run = &mut self.nato;
+                let g = &t[run.end.min(s)..s];
+                let joined = run.tokens > 0
+                    && g.len() <= 3
+                    && g.iter().all(|c| {
+                        matches!(c, b' ' | b',' | b';' | b':' | b'/' | b'-' | b'|' | b'.')
+                    });
+                if !joined {
+                    run.close(MIN_CODES, &mut self.out);
+                    run.start = s;
+                } else if g.contains(&b'/') || g.starts_with(b"  ") {
+                    run.text.push(' ');
+                }
+                run.text.push(char::from(l));
+                run.tokens += 1;
+                run.end = e;
+            }
+            None => self.nato.close(MIN_CODES, &mut self.out),
+        }
+        if doubled(tok) {
+            let run = &mut self.twice;
+            let g = &t[run.end.min(s)..s];
+            let joined = run.tokens > 0
+                && g.len() <= 4
+                && g.iter()
+                    .all(|&c| c < 0x80 && c != b'\n' && !c.is_ascii_alphanumeric());
+            if joined {
+                run.text.extend(g.iter().map(|&c| char::from(c)));
+            } else {
+                run.close(3, &mut self.out);
+                run.start = s;
+            }
+            run.text
+                .extend(tok.iter().step_by(2).map(|&c| char::from(c)));
+            run.tokens += 1;
+            run.end = e;
+        } else {
+            self.twice.close(3, &mut self.out);
+        }
+    }
+
+    /// The runs found: start, end and the text spelled.
+    fn finish(mut self) -> Vec<Decoded> {
+        self.nato.close(MIN_CODES, &mut self.out);
+        self.twice.close(3, &mut self.out);
+        self.out
+    }
+}
+
+/// The letter an upside-down glyph stands for (ASCII letters that look like another letter
+/// turned round, `b`/`q`, `d`/`p`, `n`/`u`, swap; the others stay).
+fn unflip(c: char) -> char {
+    match c {
+        'ɐ' | '∀' => 'a',
+        'q' | 'ᗺ' => 'b',
+        'ɔ' | 'Ɔ' => 'c',
+        'p' | 'ᗡ' => 'd',
+        'ǝ' | 'Ǝ' => 'e',
+        'ɟ' | 'Ⅎ' => 'f',
+        'ƃ' | 'ᵷ' | '⅁' => 'g',
+        'ɥ' => 'h',
+        'ı' | 'ᴉ' => 'i',
+        'ɾ' | 'ſ' => 'j',
+        'ʞ' | 'ꓘ' => 'k',
+        'ן' | '˥' => 'l',
+        'ɯ' | 'W' => 'm',
+        'u' => 'n',
+        'd' | 'Ԁ' => 'p',
+        'b' | 'Ό' => 'q',
+        'ɹ' | 'ᴚ' => 'r',
+        'ʇ' | '⊥' => 't',
+        'n' | '∩' => 'u',
+        'ʌ' | 'Λ' => 'v',
+        'ʍ' | 'M' => 'w',
+        'ʎ' | '⅄' => 'y',
+        '˙' => '.',
+        '¿' => '?',
+        '¡' => '!',
+        '„' => '"',
+        c => c,
+    }
+}
+
+/// Whether `c` only occurs in upside-down text.
+fn flip_only(c: char) -> bool {
+    matches!(
+        c,
+        'ɐ' | 'ɔ'
+            | 'ǝ'
+            | 'ɟ'
+            | 'ƃ'
+            | 'ᵷ'
+            | 'ɥ'
+            | 'ᴉ'
+            | 'ɾ'
+            | 'ʞ'
+            | 'ן'
+            | 'ɯ'
+            | 'ɹ'
+            | 'ʇ'
+            | 'ʌ'
+            | 'ʍ'
+            | 'ʎ'
+            | '∀'
+            | 'Ǝ'
+            | 'Ⅎ'
+            | '⅁'
+            | 'ꓘ'
+            | '˥'
+            | 'Ԁ'
+            | 'ᴚ'
+            | '⊥'
+            | '∩'
+            | 'Λ'
+            | '⅄'
+    )
+}
+
+/// Lines of `text` written upside down (at least three glyphs found only in such text), read
+/// the right way up: start, end and text. Nothing for ASCII text.
+fn flipped_lines(text: &str) -> Vec<Decoded> {
+    let mut out = Vec::new();
+    if text.is_ascii() {
+        return out;
+    }
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        let (s, e) = (start, start + line.len());
+        start = e;
+        if line.is_ascii() || line.chars().filter(|&c| flip_only(c)).take(3).count() < 3 {
+            continue;
+        }
+        let body = line.trim_end_matches(['\n', '\r']);
+        out.push((s, e, body.chars().rev().map(unflip).collect()));
+    }
+    out
+}
+
 /// Finds base64, hex and base32 runs (≥ [`MIN_BLOB_RUN`] chars) in `v`, decodes those that yield
 /// mostly printable text, and returns one folded view per encoding that produced text (the
 /// outermost). Blobs inside decoded text are decoded in place, up to [`MAX_NESTED_DECODES`]
 /// levels. Total decoded output is capped by [`MAX_DECODED_BYTES`].
 pub fn decode_blobs(v: &View) -> Vec<View> {
+    decode_blobs_with(v, None)
+}
+
+/// [`decode_blobs`] of the decoded view `v` of the text `raw`: base85 tokens are also read in
+/// `raw`, where escape decoding has not touched them (`%Eb` is a piece of Ascii85 as much as
+/// an escape).
+fn decode_blobs_with(v: &View, raw: Option<&View>) -> Vec<View> {
     let t = v.text.as_bytes();
     let mut budget = MAX_DECODED_BYTES;
     let mut views: Vec<(ViewKind, Builder)> = Vec::new();
     let mut i = 0;
+    // The token (run of printable ASCII but spaces) the last runs are part of: its start and
+    // whether it holds a byte outside the runs. Base85 tokens are made of such runs.
+    let mut token: Option<(usize, bool)> = None;
+    let b85 = |views: &mut Vec<(ViewKind, Builder)>, budget: &mut usize, tok, end: usize| {
+        if let Some((s, true)) = tok {
+            if end - s >= MIN_B85_TOKEN {
+                if let Some(text) = decode_b85_token(&t[s..end]) {
+                    append_decoded(views, ViewKind::Base85, &text, v.src(s, end), budget);
+                }
+            }
+        }
+    };
+    let mut end = 0;
     while budget > 0 {
         let Some((i0, j, run)) = next_blob_run(t, i) else {
             break;
@@ -1622,11 +2128,50 @@ pub fn decode_blobs(v: &View) -> Vec<View> {
             let text = expand_nested(text, MAX_NESTED_DECODES);
             append_decoded(&mut views, kind, &text, v.src(i0, j), &mut budget);
         }
+        let gap = &t[end..i0];
+        let printable = |c: &u8| (b'!'..=b'~').contains(c);
+        token = match token {
+            Some((s, mixed)) if gap.iter().all(printable) => Some((s, mixed || !gap.is_empty())),
+            tok => {
+                // The last token goes on to the gap's first space.
+                let rest = gap.iter().take_while(|c| printable(c)).count();
+                let tok = tok.map(|(s, mixed)| (s, mixed || rest > 0));
+                b85(&mut views, &mut budget, tok, end + rest);
+                // The token starts after the gap's last space.
+                let lead = gap.iter().rev().take_while(|c| printable(c)).count();
+                Some((i0 - lead, lead > 0))
+            }
+        };
+        end = j;
         i = j;
     }
-    // Codes and Morse have a budget of their own: blobs cannot crowd them out.
+    // The last token ends at the next space.
+    let tail = t[end..]
+        .iter()
+        .take_while(|c| (b'!'..=b'~').contains(*c))
+        .count();
+    let tok = token.map(|(s, mixed)| (s, mixed || tail > 0));
+    b85(&mut views, &mut budget, tok, end + tail);
+    if let (Some(raw), Some(origin)) = (raw, v.origin()) {
+        for (s, e, text) in escaped_b85_tokens(raw.text.as_bytes(), &origin.runs) {
+            append_decoded(&mut views, ViewKind::Base85, &text, (s, e), &mut budget);
+        }
+    }
+    // Uuencoded lines are full of `%`, `&` and `=`: read in the raw text.
+    let plain = raw.unwrap_or(v);
+    for (s, e, text) in uu_runs(plain.text.as_bytes()) {
+        append_decoded(
+            &mut views,
+            ViewKind::Uuencode,
+            &text,
+            plain.src(s, e),
+            &mut budget,
+        );
+    }
+    // Codes, Morse and spelled-out text have a budget of their own: blobs cannot crowd them out.
     let mut budget = MAX_DECODED_BYTES;
-    for (i0, j, mask) in code_lists(t) {
+    let (lists, spelled) = code_lists(t);
+    for (i0, j, mask) in lists {
         for text in decode_codes(&t[i0..j], mask) {
             append_decoded(
                 &mut views,
@@ -1637,7 +2182,8 @@ pub fn decode_blobs(v: &View) -> Vec<View> {
             );
         }
     }
-    for (i0, j, text) in morse_runs(t) {
+    let spelled = [morse_runs(t), spelled, flipped_lines(&v.text)];
+    for (i0, j, text) in spelled.into_iter().flatten() {
         append_decoded(
             &mut views,
             ViewKind::Codes,
@@ -1793,7 +2339,7 @@ fn morse_walk(t: &[u8], start: usize, mut on: impl FnMut(char, bool)) -> (usize,
 /// ` / ` (or `/`, or three spaces), at least [`MIN_CODES`] letters that spell text; with their
 /// start and end in `t`. The text of a run is only spelled out once it is long enough (logs are
 /// full of dots and dashes that are one or two letters).
-fn morse_runs(t: &[u8]) -> Vec<(usize, usize, String)> {
+fn morse_runs(t: &[u8]) -> Vec<Decoded> {
     let mut runs = Vec::new();
     let mut i = 0;
     while let Some(p) = t[i..].iter().position(|&c| c == b'.' || c == b'-') {
@@ -1863,7 +2409,7 @@ pub(crate) fn views_with_chain(text: &str, derived: impl FnOnce(&[&View]) -> Der
     let dec = decoded.as_ref().unwrap_or(&raw);
     let revealed = reveal_hidden_opt(dec);
     let folded = fold(revealed.as_ref().unwrap_or(dec), ViewKind::Folded);
-    let blobs = decode_blobs(dec);
+    let blobs = decode_blobs_with(dec, decoded.is_some().then_some(&raw));
     let skel = skeleton_opt(&folded);
     let sk = skel.as_ref().unwrap_or(&folded);
     let del = deleet_opt(sk);

@@ -18,7 +18,7 @@ use regex::Regex;
 use crate::normalize::{char_props, fold_str, Derived, Run, View, ViewKind, P_ALNUM};
 
 /// Version of the rule set; bump when rules, weights or suppressions change.
-pub const RULESET_VERSION: &str = "rules-2026.11-11";
+pub const RULESET_VERSION: &str = "rules-2026.11-12";
 
 /// Weight of rules that alone justify rejection.
 const STRONG: f32 = 6.0;
@@ -2011,6 +2011,20 @@ fn compact_in_letters(c: &Compiled, view: &View, t: &[u8]) -> bool {
     false
 }
 
+/// The ASCII letters and digits of `t` (a non-ASCII byte becomes 0xff, which no compact phrase
+/// holds), and where each came from.
+fn letters_of(t: &[u8]) -> (Vec<u8>, Vec<usize>) {
+    let mut letters = Vec::with_capacity(t.len());
+    let mut at = Vec::with_capacity(t.len());
+    for (i, &b) in t.iter().enumerate() {
+        if b.is_ascii_alphanumeric() || b >= 0x80 {
+            letters.push(if b >= 0x80 { 0xff } else { b });
+            at.push(i);
+        }
+    }
+    (letters, at)
+}
+
 /// The bytes of `text` with ASCII letters in lowercase (borrowed when there is no capital).
 fn lowercase(text: &str) -> Cow<'_, [u8]> {
     let t = text.as_bytes();
@@ -2260,6 +2274,15 @@ fn scan_views_with(
             }
             continue;
         }
+        if v.kind == ViewKind::Codes {
+            // Spelled-out text often drops its spaces (`India Golf November Oscar …`): the
+            // compact phrases are looked for in its letters and digits as well.
+            let (letters, at) = letters_of(&t);
+            for m in c.compact.find_iter(&letters[..]) {
+                let (id, w) = c.compact_meta[m.pattern().as_usize()];
+                push(&mut hits, id, w, v, at[m.start()]..at[m.end() - 1] + 1);
+            }
+        }
         // A view made from a view already scanned, differing from it only where no phrase
         // occurs, adds nothing.
         let parent = v.origin().and_then(|o| {
@@ -2278,6 +2301,8 @@ fn scan_views_with(
                 | ViewKind::Base64
                 | ViewKind::Hex
                 | ViewKind::Base32
+                | ViewKind::Base85
+                | ViewKind::Uuencode
                 | ViewKind::Codes
                 | ViewKind::Cipher
         );
