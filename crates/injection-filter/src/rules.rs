@@ -2011,14 +2011,14 @@ fn compact_in_letters(c: &Compiled, view: &View, t: &[u8]) -> bool {
     false
 }
 
-/// The ASCII letters and digits of `t` (a non-ASCII byte becomes 0xff, which no compact phrase
-/// holds), and where each came from.
+/// The ASCII letters and digits of `t` (a non-ASCII byte, and a line break, which separates
+/// decoded pieces, become 0xff, which no compact phrase holds), and where each came from.
 fn letters_of(t: &[u8]) -> (Vec<u8>, Vec<usize>) {
     let mut letters = Vec::with_capacity(t.len());
     let mut at = Vec::with_capacity(t.len());
     for (i, &b) in t.iter().enumerate() {
-        if b.is_ascii_alphanumeric() || b >= 0x80 {
-            letters.push(if b >= 0x80 { 0xff } else { b });
+        if b.is_ascii_alphanumeric() || b >= 0x80 || b == b'\n' {
+            letters.push(if b.is_ascii_alphanumeric() { b } else { 0xff });
             at.push(i);
         }
     }
