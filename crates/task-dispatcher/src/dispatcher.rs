@@ -56,7 +56,13 @@ pub struct Inner {
     /// Tasks a claim of this replica is trying to take right now (see
     /// [`Reservation`]).
     pub(crate) claiming: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Keys of fingerprint records this replica knows to exist (see
+    /// [`Dispatcher::open_fingerprint`]); at most [`KNOWN_FINGERPRINTS`], emptied when full.
+    pub(crate) known_fingerprints: std::sync::Mutex<std::collections::HashSet<String>>,
 }
+
+/// Fingerprint keys a replica remembers as existing.
+pub(crate) const KNOWN_FINGERPRINTS: usize = 50_000;
 
 /// A task one claim of this replica is taking: the other claims here pass
 /// it by. Concurrent claims all rank the same best tasks first; without
@@ -1214,6 +1220,32 @@ impl Dispatcher {
         task_id: &str,
     ) -> Result<FingerprintSlot, DispatchError> {
         let key = fingerprint_key(fp);
+        // A fingerprint this replica has not seen is most likely new: creating its record
+        // straight away saves reading that it does not exist. If it does exist, the create
+        // fails and the record is read as usual.
+        let known = {
+            let mut set = self
+                .0
+                .known_fingerprints
+                .lock()
+                .expect("fingerprints poisoned");
+            if set.len() >= KNOWN_FINGERPRINTS && !set.contains(&key) {
+                set.clear();
+            }
+            !set.insert(key.clone())
+        };
+        if !known {
+            let first = FingerprintRecord {
+                fingerprint: fp.to_owned(),
+                open_task: Some(task_id.to_owned()),
+                ..Default::default()
+            };
+            if matches!(self.0.kv.create(&key, &first).await?, Cas::Done(_)) {
+                return Ok(FingerprintSlot::Open {
+                    regression_of: None,
+                });
+            }
+        }
         for _ in 0..16 {
             let cur: Option<Versioned<FingerprintRecord>> = self.0.kv.get(&key).await?;
             let mut next =

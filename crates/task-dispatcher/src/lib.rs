@@ -95,6 +95,7 @@ impl DispatcherApp {
             metrics: metrics::DispatchMetrics::register(&ctx.metrics),
             publish_timeout: ctx.config.filter.publish_timeout,
             claiming: std::sync::Mutex::default(),
+            known_fingerprints: std::sync::Mutex::default(),
         }));
         ctx.app_status
             .not_ready("loading task state from the KV bucket");
