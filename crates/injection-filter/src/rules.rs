@@ -18,7 +18,7 @@ use regex::Regex;
 use crate::normalize::{char_props, fold_str, Derived, Run, View, ViewKind, P_ALNUM};
 
 /// Version of the rule set; bump when rules, weights or suppressions change.
-pub const RULESET_VERSION: &str = "rules-2026.11-12";
+pub const RULESET_VERSION: &str = "rules-2026.11-13";
 
 /// Weight of rules that alone justify rejection.
 const STRONG: f32 = 6.0;
@@ -33,8 +33,9 @@ const PART_VERB: &str = "part.override_verb";
 const PART_NOUN: &str = "part.override_noun";
 /// Rule id of a verb part next to a noun part.
 const COOC_ID: &str = "lex.override.cooc";
-/// Most bytes between a verb part and the noun part after it ("ignore all of the previous
-/// instructions"), and between a noun part and the verb part after it ("指示を無視").
+/// Most characters between a verb part and the noun part after it ("ignore all of the previous
+/// instructions"), and between a noun part and the verb part after it ("指示を無視"). Counted in
+/// characters, not bytes, so that Greek or Persian words weigh what Latin ones do.
 const COOC_VERB_FIRST: usize = 40;
 const COOC_NOUN_FIRST: usize = 16;
 
@@ -462,6 +463,40 @@ const LEXICON: &[Group] = &[
             "trợ lý ai",
             "agen ai",
             "asisten ai",
+            // sv, da, no, fi, cs, sk, ro, hu, el, he, fa, th, sw, ms, tl, bn
+            "ai-agenten",
+            "ai-assistenten",
+            "tekoälyagentti",
+            "tekoälyagentille",
+            "tekoälyavustaja",
+            "ai agente",
+            "ai agentovi",
+            "agentul ai",
+            "agentului ai",
+            "asistentul ai",
+            "mi-ügynök",
+            "mi-ügynöknek",
+            "ai-ügynöknek",
+            "ai-ügynök",
+            "mesterséges intelligencia",
+            "πράκτορα ai",
+            "πράκτορας ai",
+            "πράκτορα τεχνητής νοημοσύνης",
+            "τεχνητή νοημοσύνη",
+            "סוכן ai",
+            "סוכן ה-ai",
+            "לסוכן ה-ai",
+            "בינה מלאכותית",
+            "عامل هوش مصنوعی",
+            "هوش مصنوعی",
+            "เอเจนต์ ai",
+            "ปัญญาประดิษฐ์",
+            "wakala wa ai",
+            "msaidizi wa ai",
+            "ejen ai",
+            "pembantu ai",
+            "এআই এজেন্ট",
+            "কৃত্রিম বুদ্ধিমত্তা",
         ],
     ),
     (
@@ -721,6 +756,78 @@ const LEXICON: &[Group] = &[
             "abaikan",
             "lupakan",
             "hiraukan",
+            // sv, da, no
+            "ignorera",
+            "strunta i",
+            "glöm",
+            "bortse från",
+            "ignorer",
+            "glem",
+            "se bort fra",
+            // fi
+            "ohita",
+            "unohda",
+            "älä välitä",
+            // cs, sk, sl, hr, sr, bs, bg
+            "ignorujte",
+            "zapomeň",
+            "zapomeňte",
+            "zabudni",
+            "zabudnite",
+            "ignoriraj",
+            "zanemari",
+            "zaboravi",
+            "pozabi",
+            "игнориши",
+            "занемари",
+            "заборави",
+            "игнорирай",
+            "забрави",
+            "пренебрегни",
+            // ro, hu
+            "ignoră",
+            "ignorați",
+            "uită",
+            "uitați",
+            "hagyd figyelmen kívül",
+            "hagyja figyelmen kívül",
+            "felejtsd el",
+            "felejtse el",
+            // el, he, fa, ur
+            "αγνόησε",
+            "αγνοήστε",
+            "ξέχασε",
+            "ξεχάστε",
+            "התעלם",
+            "תתעלם",
+            "שכח את",
+            "نادیده بگیر",
+            "فراموش کن",
+            "نظر انداز",
+            "بھول جاؤ",
+            // th, sw, tl, bn, ta, te, mr
+            "เพิกเฉย",
+            "ไม่ต้องสนใจ",
+            "puuza",
+            "sahau",
+            "huwag pansinin",
+            "balewalain",
+            "kalimutan",
+            "উপেক্ষা",
+            "ভুলে যাও",
+            "ভুলে যান",
+            "புறக்கணி",
+            "విస్మరించు",
+            "दुर्लक्ष करा",
+            // ca, lt, lv, et, af
+            "oblida",
+            "ignoruok",
+            "pamiršk",
+            "ignorē",
+            "aizmirsti",
+            "ignoreeri",
+            "unusta",
+            "ignoreer",
         ],
     ),
     (
@@ -801,6 +908,84 @@ const LEXICON: &[Group] = &[
             "instruksi",
             "perintah",
             "aturan",
+            // sv, da, no
+            "instruktioner",
+            "instruktionerna",
+            "instruktionerne",
+            "anvisningar",
+            "anvisningarna",
+            "instruksjoner",
+            "instruksjonene",
+            "reglerna",
+            "reglerne",
+            "reglene",
+            "riktlinjer",
+            "retningslinjer",
+            // fi
+            "ohjeet",
+            "ohjeita",
+            "ohjeesi",
+            "ohjeistukset",
+            "säännöt",
+            "sääntöjä",
+            // cs, sk, sl, hr, sr, bs
+            "pokyny",
+            "instrukce",
+            "pravidla",
+            "inštrukcie",
+            "pravidlá",
+            "navodila",
+            "upute",
+            "uputstva",
+            "instrukcije",
+            "упутства",
+            "инструкције",
+            // ro, hu
+            "instrucțiunile",
+            "instrucţiunile",
+            "instructiunile",
+            "instrucțiuni",
+            "regulile",
+            "utasítást",
+            "utasításokat",
+            "utasítások",
+            "utasításaidat",
+            "szabályokat",
+            // el, he, fa, ur
+            "οδηγίες",
+            "οδηγιών",
+            "εντολές",
+            "κανόνες",
+            "הוראות",
+            "ההוראות",
+            "הנחיות",
+            "ההנחיות",
+            "دستورالعمل",
+            "دستورات",
+            "قوانین",
+            "ہدایات",
+            // th, sw, ms, tl, bn, ta, te, mr
+            "คำสั่ง",
+            "คำแนะนำ",
+            "maagizo",
+            "maelekezo",
+            "arahan",
+            "tagubilin",
+            "panuto",
+            "নির্দেশ",
+            "নির্দেশনা",
+            "অনুদেশ",
+            "அறிவுறுத்தல்",
+            "సూచనలు",
+            "सूचना",
+            // ca, lt, lv, et, af
+            "instruccions",
+            "instrukcijas",
+            "nurodymus",
+            "norādījumus",
+            "juhiseid",
+            "juhised",
+            "instruksies",
         ],
     ),
 ];
@@ -2162,6 +2347,96 @@ fn word_bounded(t: &[u8], s: usize, e: usize, pat_first: u8, pat_last: u8) -> bo
     left_ok && right_ok
 }
 
+/// Words that, just before an "ignore / forget" verb, make it a reminder ("don't forget the
+/// instructions", "älä unohda ohjeet", "nu uitați instrucțiunile"), in many languages, with
+/// their folded forms (`ala`, `khong`).
+const NEGATION_BEFORE: &[&str] = &[
+    "not",
+    "never",
+    "don't",
+    "dont",
+    "don\u{2019}t",
+    "doesn't",
+    "didn't",
+    "won't",
+    "shouldn't",
+    "mustn't",
+    "no",
+    "nie",
+    "ne",
+    "non",
+    "nu",
+    "não",
+    "nao",
+    "μην",
+    "μη",
+    "אל",
+    "לא",
+    "לעולם",
+    "älä",
+    "älkää",
+    "ala",
+    "alkaa",
+    "đung",
+    "khong",
+    "jangan",
+    "huwag",
+    "не",
+    "ні",
+    "لا",
+    "đừng",
+    "không",
+    "อย่า",
+    "不要",
+    "别",
+    "不",
+    "請勿",
+    "请勿",
+    "勿",
+];
+
+/// Words that, just after such a verb, do the same ("glöm inte", "glem ikke", "vergiss nicht").
+const NEGATION_AFTER: &[&str] = &[
+    "not", "inte", "ej", "ikke", "nicht", "niet", "pas", "ない", "न", "मत", "না", "не",
+];
+
+/// Whether the override verb at `t[s..e]` (lowercase) is negated: a negation among the two
+/// words before it (or `n'` right before it), or as the word after it. Reads at most a few
+/// dozen bytes around it.
+fn negated(t: &[u8], s: usize, e: usize) -> bool {
+    let before = &t[s.saturating_sub(24)..s];
+    if before.ends_with(b"n'") || before.ends_with("n\u{2019}".as_bytes()) {
+        return true;
+    }
+    // Lowercase (the views are lowercase in ASCII only: `Älä` stays as it is in the raw view).
+    let words = |b: &[u8]| -> Vec<Vec<u8>> {
+        b.split(|&c| c == b' ' || c == b'\t' || c == b',')
+            .filter(|w| !w.is_empty())
+            .map(|w| String::from_utf8_lossy(w).to_lowercase().into_bytes())
+            .collect()
+    };
+    // CJK and Thai write the negation against the verb, without a space.
+    let is_neg = |w: &[u8], neg: &[u8]| w == neg || (!neg.is_ascii() && w.ends_with(neg));
+    // The bytes before may start mid-word; only the last two words count.
+    let negated_before = words(before)
+        .iter()
+        .rev()
+        .take(2)
+        .any(|w| NEGATION_BEFORE.iter().any(|n| is_neg(w, n.as_bytes())));
+    if negated_before
+        || NEGATION_BEFORE
+            .iter()
+            .any(|n| !n.is_ascii() && before.ends_with(n.as_bytes()))
+    {
+        return true;
+    }
+    let after = &t[e..(e + 16).min(t.len())];
+    let next = words(after).into_iter().next().unwrap_or_default();
+    NEGATION_AFTER
+        .iter()
+        .any(|n| next == n.as_bytes() || (!n.is_ascii() && after.starts_with(n.as_bytes())))
+}
+
 /// The lexicon hits of a view (lowercase: `t`) from all its lexicon occurrences: the
 /// leftmost-longest matches that are word-bounded, except override parts, which only count as
 /// a verb part next to a noun part ([`COOC_ID`]).
@@ -2178,7 +2453,8 @@ fn lexicon_hits(
             continue;
         }
         match id {
-            PART_VERB => verbs.push(s..e),
+            PART_VERB if !negated(t, s, e) => verbs.push(s..e),
+            PART_VERB => {}
             // "your instructions", "system prompt": nouns as well.
             PART_NOUN | "lex.sysprompt" => {
                 nouns.push(s..e);
@@ -2193,7 +2469,8 @@ fn lexicon_hits(
     // count ("ignored 12 rules", "忽略了 3 条规则"), not an override.
     let joined = |a: usize, b: usize, max: usize| {
         b >= a
-            && b - a <= max
+            && b - a <= 4 * max
+            && t[a..b].iter().filter(|&&x| x & 0xc0 != 0x80).count() <= max
             && !t[a..b]
                 .iter()
                 .any(|&x| matches!(x, b'\n' | b'.' | b'!' | b'?') || x.is_ascii_digit())
