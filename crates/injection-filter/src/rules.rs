@@ -18,7 +18,7 @@ use regex::Regex;
 use crate::normalize::{char_props, fold_str, Derived, Run, View, ViewKind, P_ALNUM};
 
 /// Version of the rule set; bump when rules, weights or suppressions change.
-pub const RULESET_VERSION: &str = "rules-2026.11-13";
+pub const RULESET_VERSION: &str = "rules-2026.11-14";
 
 /// Weight of rules that alone justify rejection.
 const STRONG: f32 = 6.0;
@@ -464,7 +464,6 @@ const LEXICON: &[Group] = &[
             "agen ai",
             "asisten ai",
             // sv, da, no, fi, cs, sk, ro, hu, el, he, fa, th, sw, ms, tl, bn
-            "ai-agenten",
             "ai-assistenten",
             "tekoälyagentti",
             "tekoälyagentille",
@@ -478,25 +477,19 @@ const LEXICON: &[Group] = &[
             "mi-ügynöknek",
             "ai-ügynöknek",
             "ai-ügynök",
-            "mesterséges intelligencia",
             "πράκτορα ai",
             "πράκτορας ai",
             "πράκτορα τεχνητής νοημοσύνης",
-            "τεχνητή νοημοσύνη",
             "סוכן ai",
             "סוכן ה-ai",
             "לסוכן ה-ai",
-            "בינה מלאכותית",
             "عامل هوش مصنوعی",
-            "هوش مصنوعی",
             "เอเจนต์ ai",
-            "ปัญญาประดิษฐ์",
             "wakala wa ai",
             "msaidizi wa ai",
             "ejen ai",
             "pembantu ai",
             "এআই এজেন্ট",
-            "কৃত্রিম বুদ্ধিমত্তা",
         ],
     ),
     (
@@ -765,7 +758,6 @@ const LEXICON: &[Group] = &[
             "glem",
             "se bort fra",
             // fi
-            "ohita",
             "unohda",
             "älä välitä",
             // cs, sk, sl, hr, sr, bs, bg
@@ -787,8 +779,6 @@ const LEXICON: &[Group] = &[
             // ro, hu
             "ignoră",
             "ignorați",
-            "uită",
-            "uitați",
             "hagyd figyelmen kívül",
             "hagyja figyelmen kívül",
             "felejtsd el",
@@ -800,14 +790,13 @@ const LEXICON: &[Group] = &[
             "ξεχάστε",
             "התעלם",
             "תתעלם",
-            "שכח את",
             "نادیده بگیر",
             "فراموش کن",
-            "نظر انداز",
+            "نظر انداز کریں",
+            "نظرانداز کریں",
             "بھول جاؤ",
             // th, sw, tl, bn, ta, te, mr
             "เพิกเฉย",
-            "ไม่ต้องสนใจ",
             "puuza",
             "sahau",
             "huwag pansinin",
@@ -977,7 +966,6 @@ const LEXICON: &[Group] = &[
             "অনুদেশ",
             "அறிவுறுத்தல்",
             "సూచనలు",
-            "सूचना",
             // ca, lt, lv, et, af
             "instruccions",
             "instrukcijas",
@@ -2347,9 +2335,10 @@ fn word_bounded(t: &[u8], s: usize, e: usize, pat_first: u8, pat_last: u8) -> bo
     left_ok && right_ok
 }
 
-/// Words that, just before an "ignore / forget" verb, make it a reminder ("don't forget the
-/// instructions", "älä unohda ohjeet", "nu uitați instrucțiunile"), in many languages, with
-/// their folded forms (`ala`, `khong`).
+/// The word right before an "ignore / forget" verb that makes it a reminder ("don't forget the
+/// instructions", "älä unohda ohjeet", "ne felejtse el"), in many languages (with folded forms:
+/// `ala`, `khong`). Only the word itself, separated from the verb by spaces alone: "No, ignore
+/// …" and "Not now. Ignore …" are not negated.
 const NEGATION_BEFORE: &[&str] = &[
     "not",
     "never",
@@ -2365,76 +2354,110 @@ const NEGATION_BEFORE: &[&str] = &[
     "nie",
     "ne",
     "non",
-    "nu",
     "não",
     "nao",
     "μην",
     "μη",
     "אל",
-    "לא",
-    "לעולם",
     "älä",
     "älkää",
     "ala",
-    "alkaa",
-    "đung",
-    "khong",
     "jangan",
     "huwag",
     "не",
     "ні",
-    "لا",
     "đừng",
+    "đung",
     "không",
-    "อย่า",
-    "不要",
-    "别",
-    "不",
-    "請勿",
-    "请勿",
-    "勿",
+    "khong",
 ];
 
-/// Words that, just after such a verb, do the same ("glöm inte", "glem ikke", "vergiss nicht").
-const NEGATION_AFTER: &[&str] = &[
-    "not", "inte", "ej", "ikke", "nicht", "niet", "pas", "ない", "न", "मत", "না", "не",
-];
+/// Romanian negates with `nu`, which is Swedish for "now": it counts before Romanian verbs only.
+const NEGATION_RO: (&str, &[&str]) = ("nu", &["ignoră", "ignora", "ignorați", "ignorati"]);
 
-/// Whether the override verb at `t[s..e]` (lowercase) is negated: a negation among the two
-/// words before it (or `n'` right before it), or as the word after it. Reads at most a few
-/// dozen bytes around it.
+/// Negations written against the verb, without a space (Chinese, Thai; folded Thai too).
+const NEGATION_GLUED: &[&str] = &["不要", "别", "請勿", "请勿", "อย่า", "อยา"];
+
+/// The word right after such a verb that negates it ("glöm inte", "glem ikke", "vergiss nicht"),
+/// and negations glued after it (Japanese 忘れないで, Hindi नजरअंदाज न करें).
+const NEGATION_AFTER: &[&str] = &["inte", "ej", "ikke", "nicht", "niet"];
+const NEGATION_AFTER_GLUED: &[&str] = &["ない", "न ", "मत "];
+
+/// Whether the override verb at `t[s..e]` (lowercase in ASCII) is negated: by the word right
+/// before it (spaces only in between, the word itself starting after a space or at the start),
+/// by `n'` right before it, by a negation glued to it, or by the word right after it.
 fn negated(t: &[u8], s: usize, e: usize) -> bool {
-    let before = &t[s.saturating_sub(24)..s];
-    if before.ends_with(b"n'") || before.ends_with("n\u{2019}".as_bytes()) {
-        return true;
+    let lower = |w: &[u8]| String::from_utf8_lossy(w).to_lowercase();
+    // The word before: skip the spaces, then take the word up to the space (or start) before it.
+    let mut k = s;
+    while k > 0 && t[k - 1] == b' ' {
+        k -= 1;
     }
-    // Lowercase (the views are lowercase in ASCII only: `Älä` stays as it is in the raw view).
-    let words = |b: &[u8]| -> Vec<Vec<u8>> {
-        b.split(|&c| c == b' ' || c == b'\t' || c == b',')
-            .filter(|w| !w.is_empty())
-            .map(|w| String::from_utf8_lossy(w).to_lowercase().into_bytes())
-            .collect()
-    };
-    // CJK and Thai write the negation against the verb, without a space.
-    let is_neg = |w: &[u8], neg: &[u8]| w == neg || (!neg.is_ascii() && w.ends_with(neg));
-    // The bytes before may start mid-word; only the last two words count.
-    let negated_before = words(before)
-        .iter()
-        .rev()
-        .take(2)
-        .any(|w| NEGATION_BEFORE.iter().any(|n| is_neg(w, n.as_bytes())));
-    if negated_before
-        || NEGATION_BEFORE
+    if k < s {
+        let end = k;
+        while k > 0 && t[k - 1] != b' ' && t[k - 1] != b'\n' && t[k - 1] != b'\t' && end - k <= 16 {
+            k -= 1;
+        }
+        let whole = k == 0 || matches!(t[k - 1], b' ' | b'\n' | b'\t');
+        let word = lower(&t[k..end]);
+        let verb = lower(&t[s..e]);
+        if whole
+            && (NEGATION_BEFORE.contains(&word.as_str())
+                || (word == NEGATION_RO.0 && NEGATION_RO.1.contains(&verb.as_str())))
+        {
+            return true;
+        }
+    } else {
+        let before = &t[..s];
+        let apostrophe = before.ends_with(b"n'") || before.ends_with("n\u{2019}".as_bytes());
+        let n_at = s - if before.ends_with(b"n'") { 2 } else { 4 };
+        if apostrophe && (n_at == 0 || !t[n_at - 1].is_ascii_alphanumeric()) {
+            return true;
+        }
+        // 不得不 ("must") ends with 不, which is not in the list; 不要 and 别 are.
+        if NEGATION_GLUED
             .iter()
-            .any(|n| !n.is_ascii() && before.ends_with(n.as_bytes()))
+            .any(|n| before.ends_with(n.as_bytes()))
+        {
+            return true;
+        }
+    }
+    let after = &t[e..];
+    if NEGATION_AFTER_GLUED
+        .iter()
+        .any(|n| after.starts_with(n.as_bytes()))
     {
         return true;
     }
-    let after = &t[e..(e + 16).min(t.len())];
-    let next = words(after).into_iter().next().unwrap_or_default();
-    NEGATION_AFTER
+    let Some(rest) = after.strip_prefix(b" ") else {
+        return false;
+    };
+    let next = rest
         .iter()
-        .any(|n| next == n.as_bytes() || (!n.is_ascii() && after.starts_with(n.as_bytes())))
+        .position(|c| !c.is_ascii_alphabetic())
+        .map_or(rest, |p| &rest[..p]);
+    NEGATION_AFTER.contains(&lower(next).as_str())
+}
+
+/// Whether a Hebrew verb part at `t[s..e]` is part of a longer word: the infinitive
+/// (להתעלם, as in "אין להתעלם" – do not ignore) or a noun (התעלמות). Hebrew glues such
+/// prefixes and suffixes to the word; the imperative stands alone.
+fn hebrew_inflected(t: &[u8], s: usize, e: usize) -> bool {
+    let hebrew = |c: char| ('\u{5d0}'..='\u{5ea}').contains(&c);
+    let Ok(verb) = std::str::from_utf8(&t[s..e]) else {
+        return false;
+    };
+    if !verb.chars().next().is_some_and(hebrew) {
+        return false;
+    }
+    // The characters next to it (of one to four bytes).
+    let before = (1..=s.min(4))
+        .find_map(|k| std::str::from_utf8(&t[s - k..s]).ok())
+        .and_then(|b| b.chars().next_back());
+    let after = (1..=(t.len() - e).min(4))
+        .find_map(|k| std::str::from_utf8(&t[e..e + k]).ok())
+        .and_then(|a| a.chars().next());
+    matches!(before, Some('ל' | 'ה')) || after.is_some_and(hebrew)
 }
 
 /// The lexicon hits of a view (lowercase: `t`) from all its lexicon occurrences: the
@@ -2453,7 +2476,7 @@ fn lexicon_hits(
             continue;
         }
         match id {
-            PART_VERB if !negated(t, s, e) => verbs.push(s..e),
+            PART_VERB if !negated(t, s, e) && !hebrew_inflected(t, s, e) => verbs.push(s..e),
             PART_VERB => {}
             // "your instructions", "system prompt": nouns as well.
             PART_NOUN | "lex.sysprompt" => {
@@ -2474,6 +2497,8 @@ fn lexicon_hits(
             && !t[a..b]
                 .iter()
                 .any(|&x| matches!(x, b'\n' | b'.' | b'!' | b'?') || x.is_ascii_digit())
+            && !std::str::from_utf8(&t[a..b])
+                .is_ok_and(|g| g.contains(['。', '！', '？', '؟', '।', '॥']))
     };
     // Matches do not overlap and come in order, so only the nearest noun after and before a
     // verb can qualify (a farther one has a longer gap holding the nearer one's): linear time.
