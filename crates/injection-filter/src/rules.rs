@@ -2409,9 +2409,12 @@ fn negated(t: &[u8], s: usize, e: usize) -> bool {
         }
     } else {
         let before = &t[..s];
-        let apostrophe = before.ends_with(b"n'") || before.ends_with("n\u{2019}".as_bytes());
-        let n_at = s - if before.ends_with(b"n'") { 2 } else { 4 };
-        if apostrophe && (n_at == 0 || !t[n_at - 1].is_ascii_alphanumeric()) {
+        // `n'` (or `n’`) right before the verb, the `n` starting a word.
+        let apostrophe = [&b"n'"[..], "n\u{2019}".as_bytes()]
+            .into_iter()
+            .find(|a| before.ends_with(a))
+            .map(|a| s - a.len());
+        if apostrophe.is_some_and(|n| n == 0 || !t[n - 1].is_ascii_alphanumeric()) {
             return true;
         }
         // 不得不 ("must") ends with 不, which is not in the list; 不要 and 别 are.
