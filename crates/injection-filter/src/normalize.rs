@@ -1674,27 +1674,19 @@ const B85_VALUE: [u8; 256] = {
 /// highest digit and cut. Ascii85's `z` (four zero bytes) is not read: text has no zero bytes.
 fn decode_85(s: &[u8], value: impl Fn(u8) -> Option<u32>) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(s.len() * 4 / 5 + 4);
-    let mut group = [0u32; 5];
-    let mut n = 0;
-    for &c in s {
-        group[n] = value(c)?;
-        n += 1;
-        if n == 5 {
-            let v = group.iter().try_fold(0u32, |acc, &d| {
-                acc.checked_mul(85).and_then(|x| x.checked_add(d))
-            })?;
-            out.extend_from_slice(&v.to_be_bytes());
-            n = 0;
+    for group in s.chunks(5) {
+        // A lone last digit gives no byte (it is still checked). Missing digits of a longer
+        // last group are the highest digit; its bytes are one fewer than its digits.
+        if let [c] = group {
+            value(*c)?;
+            break;
         }
-    }
-    if n > 1 {
-        for d in group.iter_mut().skip(n) {
-            *d = 84;
+        let mut v = 0u32;
+        for k in 0..5 {
+            let d = group.get(k).map_or(Some(84), |&c| value(c))?;
+            v = v.checked_mul(85)?.checked_add(d)?;
         }
-        let v = group.iter().try_fold(0u32, |acc, &d| {
-            acc.checked_mul(85).and_then(|x| x.checked_add(d))
-        })?;
-        out.extend_from_slice(&v.to_be_bytes()[..n - 1]);
+        out.extend_from_slice(&v.to_be_bytes()[..group.len() - 1]);
     }
     Some(out)
 }
@@ -2239,19 +2231,13 @@ fn decode_blobs_with(v: &View, raw: Option<&View>) -> Vec<View> {
     // Codes, Morse and spelled-out text have a budget of their own: blobs cannot crowd them out.
     let mut budget = MAX_DECODED_BYTES;
     let (lists, spelled) = code_lists(t);
-    for (i0, j, mask) in lists {
-        for text in decode_codes(&t[i0..j], mask) {
-            append_decoded(
-                &mut views,
-                ViewKind::Codes,
-                &text,
-                v.src(i0, j),
-                &mut budget,
-            );
-        }
-    }
+    let codes = lists.into_iter().flat_map(|(i0, j, mask)| {
+        decode_codes(&t[i0..j], mask)
+            .into_iter()
+            .map(move |text| (i0, j, text))
+    });
     let spelled = [morse_runs(t), spelled, flipped_lines(&v.text)];
-    for (i0, j, text) in spelled.into_iter().flatten() {
+    for (i0, j, text) in codes.chain(spelled.into_iter().flatten()) {
         append_decoded(
             &mut views,
             ViewKind::Codes,

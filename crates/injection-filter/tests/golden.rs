@@ -45,6 +45,13 @@ fn base32(input: &[u8]) -> String {
     out
 }
 
+/// Asserts that `text` passes with no rule hit in `view`.
+fn assert_passes_without_view(text: &str, view: &str) {
+    let v = scan_text(text);
+    assert_eq!(v.decision, Decision::Pass, "{v:?}");
+    assert!(v.explanation.rules.iter().all(|h| h.view != view), "{v:?}");
+}
+
 /// Asserts a Reject with at least one rule hit in `view` whose span lies inside `text`.
 fn assert_hit_in_view(text: &str, view: &str) -> Verdict {
     let v = scan_text(text);
@@ -191,13 +198,9 @@ fn caesar_shifts_and_atbash() {
     );
     assert_hit_in_view(&atbash(PAYLOAD), "cipher");
     // Plain English is not deciphered.
-    let v = scan_text(
+    assert_passes_without_view(
         "The deployment failed because the new configuration file was not found; please check the path and run the job again.",
-    );
-    assert_eq!(v.decision, Decision::Pass, "{v:?}");
-    assert!(
-        v.explanation.rules.iter().all(|h| h.view != "cipher"),
-        "{v:?}"
+        "cipher",
     );
 }
 
@@ -274,15 +277,11 @@ fn ascii85_and_base85() {
     );
     // Timestamps, paths, URLs and Java frames are tokens of base85 digits too; they do not
     // decode to text.
-    let v = scan_text(
+    assert_passes_without_view(
         "2025-06-06T07:36:50.889Z ERROR [http-nio-8080-exec-12] c.e.authgw.Controller \
          sha256:2a8c60b52132b9b653c39759f54ce39ee1e95484b59e1843c69f369ed45fc65a \
          at com.example.Controller.handle(Controller.java:139) GET /api/v1/orders?id=42&expand=items",
-    );
-    assert_eq!(v.decision, Decision::Pass, "{v:?}");
-    assert!(
-        v.explanation.rules.iter().all(|h| h.view != "base85"),
-        "{v:?}"
+        "base85",
     );
 }
 
