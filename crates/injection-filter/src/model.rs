@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 use crate::normalize::{char_props, View, ViewKind, P_ALNUM};
 
 /// Version of the shipped model weights (changes with `model/weights.bin`).
-pub const MODEL_VERSION: &str = "hashlr-2026.11-14";
+pub const MODEL_VERSION: &str = "hashlr-2026.11-15";
 
 /// Default number of hash buckets as a power of two.
 pub const DEFAULT_BITS: u32 = 17;
@@ -1446,21 +1446,46 @@ fn logit(w: &Weights, (sum, n): (f64, usize)) -> f32 {
     w.bias + sum as f32 * value
 }
 
+/// Feature count up to which the whole text's logit counts in full: about 1 KiB of text, the
+/// length of most training texts. See [`WHOLE_OVER_SEGMENT`].
+pub const WHOLE_TEXT_FEATURES: usize = 3000;
+
+/// How far the whole text's logit may exceed its best segment's once the text is longer than
+/// [`WHOLE_TEXT_FEATURES`]. The sum of weights grows with the number of features and the logit
+/// divides it by only their square root, so lines that each lean a little towards "attack" (a
+/// trace, an access log, a line that speaks to the operator) added up to a reject in long
+/// benign logs. A payload split over lines still raises the whole text above its parts, by up
+/// to this much; an attack on one line is scored as that line's segment.
+pub const WHOLE_OVER_SEGMENT: f32 = 2.0;
+
+/// The logit of a text from its parts: the best of the whole text and its segments, the whole
+/// text capped as [`WHOLE_OVER_SEGMENT`] says.
+fn best_logit(w: &Weights, parts: &Parts) -> f32 {
+    let whole = logit(w, parts.whole);
+    let Some(best_segment) = parts.segments.iter().map(|&s| logit(w, s)).reduce(f32::max) else {
+        return whole;
+    };
+    if parts.whole.1 > WHOLE_TEXT_FEATURES {
+        whole
+            .min(best_segment + WHOLE_OVER_SEGMENT)
+            .max(best_segment)
+    } else {
+        whole.max(best_segment)
+    }
+}
+
 /// Scores a text's views with the given weights: the whole text and each segment (see
-/// [`segments`]); the highest logit wins.
+/// [`segments`]); the highest logit wins, a long text's whole capped (see [`WHOLE_OVER_SEGMENT`]).
 pub fn score(w: &Weights, views: &[View], rule_ids: &[&str], explain: bool) -> ModelOutput {
     let parts = score_parts(w, views, rule_ids, explain);
-    let mut best = logit(w, parts.whole);
-    for &seg in &parts.segments {
-        best = best.max(logit(w, seg));
-    }
     let value = 1.0 / (parts.whole.1.max(1) as f32).sqrt();
+    let logit = best_logit(w, &parts);
     let top_features = parts
         .top
         .map(|t| t.named().map(|(n, x)| (n, x * value)).collect())
         .unwrap_or_default();
     ModelOutput {
-        logit: best,
+        logit,
         top_features,
         address_signals: parts.address_signals,
     }
