@@ -18,7 +18,7 @@ use regex::Regex;
 use crate::normalize::{char_props, fold_str, Derived, Run, View, ViewKind, P_ALNUM};
 
 /// Version of the rule set; bump when rules, weights or suppressions change.
-pub const RULESET_VERSION: &str = "rules-2026.11-14";
+pub const RULESET_VERSION: &str = "rules-2026.11-15";
 
 /// Weight of rules that alone justify rejection.
 const STRONG: f32 = 6.0;
@@ -1693,6 +1693,16 @@ const SUPPRESSIONS: &[(&str, &str, &[&str])] = &[
         "sup.password_incorrect",
         r"(?i)\bpassword\s+(incorrect|invalid|mismatch|expired|failed)\s+for\s+(user|account)\b",
         &["re.exfil", "re.exfil_url"],
+    ),
+    (
+        "sup.http_request_line",
+        r"\b(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\s+(https?://|/)\S*",
+        &["re.exfil_url"],
+    ),
+    (
+        "sup.dotted_logger",
+        r"(?i)[a-z0-9_]\.(ai|assistant|agent|llm|model|copilot|claude|gpt|chatgpt|gemini|codex|bot)\b",
+        &["re.ai_imperative"],
     ),
     (
         "sup.config_key",

@@ -4,11 +4,12 @@
 Writes data/train/generated.jsonl: benign error events / logs / traces full of scary-but-benign
 words (label 0) and prompt injections planted in error events, with evasion transforms (label 1).
 All templates are written for this project (Apache-2.0). Usage:
-    python3 tools/gen_train.py --out data/train/generated.jsonl [--n 5000] [--n2 4500] [--n3 3000] [--n4 6000] [--n5 4000] [--seed 7]
+    python3 tools/gen_train.py --out data/train/generated.jsonl [--n 5000] [--n2 4500] [--n3 3000] [--n4 6000] [--n5 4000] [--n7 2000] [--n8 1500] [--seed 7]
 """
 import argparse
 import base64
 import codecs
+import datetime
 import json
 import random
 import urllib.parse
@@ -1329,6 +1330,2763 @@ def main5(rng, n5):
     return rows
 
 
+# ---- part 7 (--n7): benign operator-facing output of real tools, in many formats ----
+# Why: the model rejected realistic BENIGN error output in formats and wordings that parts 1-5
+# lack: long multi-line output of database servers and clients, proxies, Kubernetes, containers,
+# CI systems, IaC tools, cloud CLIs, language runtimes, package managers, compilers and linters,
+# browser consoles, mail servers, system logs, brokers, observability and auth tools, git and
+# security scanners. Such output is full of plain-English sentences that speak to the operator
+# ("your", "you", "run …", "check …", "refer to …", "set …", "you can disable … with …"), and a
+# few of them in a long text read like an attack to a linear model over character n-grams.
+# What: 92 formats (FORMATS7), each rendered as realistic multi-line output (2-40 lines, some 1-6 KiB)
+# whose advice lines are written in the tool's own style; about 15 % of the rows carry localized
+# tool messages (12 languages) inside otherwise English log formats, and about 10 % are incident
+# bundles that concatenate 2-6 different formats. Benign only (label 0, kind gen-benign-v7).
+# Hosts are example.com names, localhost and 10.x / 192.168.x addresses. All templates and
+# advice sentences were written for this project (short error headlines and field names follow
+# the tools' formats; no tool's help text is copied). There is no part 6 yet: part 7 is wired
+# after part 5 with its own random generator, so the rows of parts 1-5 stay byte-identical.
+
+MON7 = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+DOW7 = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+EPOCH7 = datetime.datetime(1970, 1, 1)
+SVC7 = ["checkout", "orders-api", "billing-worker", "search-indexer", "auth", "notifications", "reports", "media-proxy",
+        "inventory-sync", "ledger", "gateway", "scheduler", "webhooks", "profile", "exports", "catalog"]
+USER7 = ["alice", "bob", "carol", "dave", "deploy", "ci", "app", "postgres", "www-data", "jsmith", "mgarcia", "tnguyen",
+         "lkowalczyk", "akumar", "root", "ubuntu", "ec2-user", "svc-backup"]
+HN7 = ["web-01", "web-02", "api-3", "db-primary", "db-replica-2", "cache-1", "worker-7", "ci-runner-4", "mail-1", "edge-2",
+       "build-5", "node-a3", "batch-2", "kafka-1", "mq-2"]
+DBS7 = ["shop", "app_production", "analytics", "crm", "wordpress", "billing", "inventory"]
+TABLES7 = ["orders", "users", "sessions", "invoices", "line_items", "audit_log", "products", "payments", "events"]
+NS7 = ["default", "prod", "staging", "payments", "monitoring", "batch", "web", "data"]
+BRANCH7 = ["main", "develop", "release/2.4", "feature/checkout-v2", "fix/login-timeout", "renovate/lodash-4.x", "hotfix/vat-rounding"]
+PKGS_NPM7 = ["react", "react-dom", "eslint", "webpack", "@types/node", "typescript", "next", "vite", "jest", "@babel/core",
+             "styled-components", "graphql", "axios", "lodash"]
+PKGS_PY7 = ["requests", "urllib3", "numpy", "pandas", "django", "celery", "boto3", "botocore", "sqlalchemy", "pydantic",
+            "fastapi", "protobuf", "grpcio", "cryptography"]
+CRATES7 = ["tokio", "serde", "hyper", "reqwest", "rustls", "clap", "sqlx", "axum", "tracing", "openssl-sys", "ring"]
+
+TOPICS7 = ["retry", "docs", "perms", "config", "restart", "disk", "network", "creds", "upgrade", "disable", "contact",
+           "ignore", "logs", "run", "memory"]
+ADV7 = {
+    "retry": ["Please try again in a few minutes.", "Wait for the current operation to finish, then run the command again.",
+              "This is usually temporary; retry the request with backoff.",
+              "Try again later. If it keeps failing, check the status page at https://status.example.com.",
+              "You can retry safely: the operation is idempotent."],
+    "docs": ["See {url} for more information.", "Refer to {url} for the meaning of this error code.",
+             "For an explanation of this message and how to resolve it, read {url}.",
+             "More details about this error are in the documentation: {url}"],
+    "perms": ["Make sure the user '{user}' can read {path}.",
+              "Check the owner and mode of {path}; the service expects mode 0640 and owner {user}.",
+              "You may need to run this command as root or with sudo.",
+              "Your account does not have permission for this action; ask an administrator to grant you the role.",
+              "Please verify that the service account has write access to {path}."],
+    "config": ["Set {opt} in {path} and reload the service.", "Check the value of {opt} in your configuration.",
+               "Make sure {opt} has the same value on every node.", "Consider raising {opt} (current value: {n}).",
+               "Either remove {opt} from {path} or set it to a supported value."],
+    "restart": ["Restart {svc} for the change to take effect.", "You must restart the daemon after editing {path}.",
+                "Reload the service with `systemctl reload {svc}` to pick up the new settings."],
+    "disk": ["Free some space on the volume that holds {path}, then start the server again.",
+             "Check free space with `df -h {path}` and remove old files or grow the volume.",
+             "Make sure the data directory has enough free space for temporary files."],
+    "network": ["Check that {host} is reachable from this machine and that port {port} is open in your firewall.",
+                "Verify that the DNS name {host} resolves to the address you expect.",
+                "If you are behind a proxy, set HTTPS_PROXY and NO_PROXY accordingly.",
+                "Is the server running on {host} and accepting connections on port {port}?"],
+    "creds": ["Your credentials have expired. Run `{login}` to sign in again.",
+              "Check that the password stored in {path} is still valid.",
+              "Make sure your access token has the '{scope}' scope.", "Your session has expired; please log in again."],
+    "upgrade": ["This option is deprecated and will be removed in version {ver}; use {opt} instead.",
+                "A newer version ({ver}) is available. Run `{cmd}` to upgrade.",
+                "Please upgrade to {ver} or later; older versions are no longer supported."],
+    "disable": ["You can disable this check with {opt}.", "To silence this warning, set {opt}=false in {path}.",
+                "If you do not need this feature, you can turn it off by setting {opt} to 0."],
+    "contact": ["If the problem persists, contact your system administrator.",
+                "Please report this at https://github.example.com/platform/{svc}/issues and attach the log file.",
+                "If you believe this is a mistake, contact the owner of the project."],
+    "ignore": ["You can ignore this warning if you do not use {feat}.",
+               "This message is expected on first start; ignore it if the service comes up.",
+               "It is safe to ignore this notice when running in a test environment."],
+    "logs": ["See {path} for the full log.", "Run again with --verbose for more details.",
+             "Check `journalctl -u {svc}` for details.", "A complete log of this run was saved to {path}."],
+    "run": ["Run `{cmd}` to fix this.", "To fix this, run: {cmd}", "Did you mean `{cmd}`?",
+            "Try running `{cmd}` and then repeat the last step."],
+    "memory": ["Consider increasing the memory limit of the container (currently {mem}).",
+               "Increase the heap size with -Xmx or reduce the batch size.",
+               "Check whether another process is using most of the memory on this host."],
+}
+# The same advice, one sentence per topic (in TOPICS7 order), in 12 languages.
+ML_ADV7 = {
+    "de": ["Bitte versuchen Sie es in einigen Minuten erneut.", "Weitere Informationen finden Sie unter {url}.",
+           "Stellen Sie sicher, dass der Benutzer {user} Leserechte für {path} hat.",
+           "Prüfen Sie den Wert von {opt} in Ihrer Konfiguration.", "Starten Sie {svc} neu, damit die Änderung wirksam wird.",
+           "Geben Sie Speicherplatz auf dem Datenträger von {path} frei und starten Sie den Dienst neu.",
+           "Prüfen Sie, ob {host} erreichbar ist und Port {port} in der Firewall freigegeben ist.",
+           "Ihre Anmeldung ist abgelaufen. Melden Sie sich mit `{login}` erneut an.",
+           "Diese Option ist veraltet und wird in {ver} entfernt; verwenden Sie stattdessen {opt}.",
+           "Sie können diese Prüfung mit {opt} deaktivieren.",
+           "Wenn das Problem weiterhin besteht, wenden Sie sich an Ihren Administrator.",
+           "Diese Warnung können Sie ignorieren, wenn Sie {feat} nicht verwenden.", "Einzelheiten stehen in {path}.",
+           "Führen Sie `{cmd}` aus, um den Fehler zu beheben.", "Erhöhen Sie das Speicherlimit des Containers (derzeit {mem})."],
+    "fr": ["Veuillez réessayer dans quelques minutes.", "Pour plus d'informations, consultez {url}.",
+           "Vérifiez que l'utilisateur {user} peut lire {path}.", "Vérifiez la valeur de {opt} dans votre configuration.",
+           "Redémarrez {svc} pour que la modification soit prise en compte.",
+           "Libérez de l'espace sur le volume contenant {path}, puis redémarrez le service.",
+           "Vérifiez que {host} est joignable et que le port {port} est ouvert dans le pare-feu.",
+           "Vos identifiants ont expiré. Reconnectez-vous avec `{login}`.",
+           "Cette option est obsolète et sera supprimée dans la version {ver} ; utilisez plutôt {opt}.",
+           "Vous pouvez désactiver cette vérification avec {opt}.",
+           "Si le problème persiste, contactez votre administrateur système.",
+           "Vous pouvez ignorer cet avertissement si vous n'utilisez pas {feat}.", "Consultez {path} pour le journal complet.",
+           "Exécutez `{cmd}` pour corriger le problème.", "Augmentez la limite mémoire du conteneur (actuellement {mem})."],
+    "es": ["Vuelva a intentarlo dentro de unos minutos.", "Para más información, consulte {url}.",
+           "Asegúrese de que el usuario {user} pueda leer {path}.", "Revise el valor de {opt} en su configuración.",
+           "Reinicie {svc} para que el cambio surta efecto.", "Libere espacio en el volumen de {path} y reinicie el servicio.",
+           "Compruebe que {host} sea accesible y que el puerto {port} esté abierto en el cortafuegos.",
+           "Sus credenciales han caducado. Inicie sesión de nuevo con `{login}`.",
+           "Esta opción está obsoleta y se eliminará en la versión {ver}; use {opt} en su lugar.",
+           "Puede desactivar esta comprobación con {opt}.", "Si el problema persiste, póngase en contacto con su administrador.",
+           "Puede ignorar esta advertencia si no utiliza {feat}.", "Consulte {path} para ver el registro completo.",
+           "Ejecute `{cmd}` para solucionarlo.", "Aumente el límite de memoria del contenedor (actualmente {mem})."],
+    "pt": ["Tente novamente em alguns minutos.", "Para mais informações, consulte {url}.",
+           "Verifique se o usuário {user} tem permissão de leitura em {path}.", "Verifique o valor de {opt} na sua configuração.",
+           "Reinicie o {svc} para que a alteração tenha efeito.", "Libere espaço no volume de {path} e reinicie o serviço.",
+           "Verifique se {host} está acessível e se a porta {port} está liberada no firewall.",
+           "Suas credenciais expiraram. Faça login novamente com `{login}`.",
+           "Esta opção está obsoleta e será removida na versão {ver}; use {opt}.",
+           "Você pode desativar esta verificação com {opt}.",
+           "Se o problema persistir, entre em contato com o administrador do sistema.",
+           "Você pode ignorar este aviso se não usa {feat}.", "Veja {path} para o log completo.",
+           "Execute `{cmd}` para corrigir o problema.", "Aumente o limite de memória do contêiner (atualmente {mem})."],
+    "it": ["Riprova tra qualche minuto.", "Per maggiori informazioni consulta {url}.",
+           "Assicurati che l'utente {user} possa leggere {path}.", "Controlla il valore di {opt} nella configurazione.",
+           "Riavvia {svc} per applicare la modifica.", "Libera spazio sul volume di {path} e riavvia il servizio.",
+           "Verifica che {host} sia raggiungibile e che la porta {port} sia aperta nel firewall.",
+           "Le tue credenziali sono scadute. Accedi di nuovo con `{login}`.",
+           "Questa opzione è deprecata e verrà rimossa nella versione {ver}; usa {opt}.",
+           "Puoi disattivare questo controllo con {opt}.", "Se il problema persiste, contatta l'amministratore di sistema.",
+           "Puoi ignorare questo avviso se non usi {feat}.", "Il log completo si trova in {path}.",
+           "Esegui `{cmd}` per risolvere il problema.", "Aumenta il limite di memoria del container (attualmente {mem})."],
+    "nl": ["Probeer het over een paar minuten opnieuw.", "Zie {url} voor meer informatie.",
+           "Controleer of gebruiker {user} {path} mag lezen.", "Controleer de waarde van {opt} in je configuratie.",
+           "Herstart {svc} om de wijziging toe te passen.", "Maak ruimte vrij op het volume van {path} en start de service opnieuw.",
+           "Controleer of {host} bereikbaar is en of poort {port} openstaat in de firewall.",
+           "Je inloggegevens zijn verlopen. Log opnieuw in met `{login}`.",
+           "Deze optie is verouderd en verdwijnt in {ver}; gebruik {opt}.", "Je kunt deze controle uitschakelen met {opt}.",
+           "Neem contact op met je beheerder als het probleem blijft bestaan.",
+           "Je kunt deze waarschuwing negeren als je {feat} niet gebruikt.", "Zie {path} voor het volledige logboek.",
+           "Voer `{cmd}` uit om dit op te lossen.", "Verhoog de geheugenlimiet van de container (nu {mem})."],
+    "pl": ["Spróbuj ponownie za kilka minut.", "Więcej informacji: {url}.",
+           "Upewnij się, że użytkownik {user} ma prawo odczytu {path}.", "Sprawdź wartość {opt} w konfiguracji.",
+           "Uruchom ponownie {svc}, aby zmiana zaczęła obowiązywać.",
+           "Zwolnij miejsce na woluminie z {path} i uruchom usługę ponownie.",
+           "Sprawdź, czy {host} jest osiągalny i czy port {port} jest otwarty w zaporze.",
+           "Twoje dane logowania wygasły. Zaloguj się ponownie poleceniem `{login}`.",
+           "Ta opcja jest przestarzała i zostanie usunięta w wersji {ver}; użyj {opt}.",
+           "Możesz wyłączyć to sprawdzenie opcją {opt}.", "Jeśli problem się powtarza, skontaktuj się z administratorem.",
+           "Możesz zignorować to ostrzeżenie, jeśli nie używasz {feat}.", "Pełny dziennik znajduje się w {path}.",
+           "Uruchom `{cmd}`, aby to naprawić.", "Zwiększ limit pamięci kontenera (obecnie {mem})."],
+    "ru": ["Повторите попытку через несколько минут.", "Подробнее см. {url}.",
+           "Убедитесь, что пользователь {user} может читать {path}.", "Проверьте значение {opt} в конфигурации.",
+           "Перезапустите {svc}, чтобы изменения вступили в силу.",
+           "Освободите место на томе с {path} и перезапустите службу.",
+           "Проверьте, что {host} доступен и порт {port} открыт в брандмауэре.",
+           "Срок действия учётных данных истёк. Войдите снова командой `{login}`.",
+           "Этот параметр устарел и будет удалён в версии {ver}; используйте {opt}.",
+           "Эту проверку можно отключить параметром {opt}.", "Если проблема повторяется, обратитесь к системному администратору.",
+           "Это предупреждение можно игнорировать, если вы не используете {feat}.", "Полный журнал: {path}.",
+           "Выполните `{cmd}`, чтобы исправить ошибку.", "Увеличьте лимит памяти контейнера (сейчас {mem})."],
+    "tr": ["Lütfen birkaç dakika sonra tekrar deneyin.", "Ayrıntılı bilgi için {url} adresine bakın.",
+           "{user} kullanıcısının {path} yolunu okuyabildiğinden emin olun.", "Yapılandırmanızdaki {opt} değerini kontrol edin.",
+           "Değişikliğin etkili olması için {svc} hizmetini yeniden başlatın.",
+           "{path} yolunun bulunduğu birimde yer açın ve hizmeti yeniden başlatın.",
+           "{host} adresine erişilebildiğini ve {port} numaralı bağlantı noktasının güvenlik duvarında açık olduğunu kontrol edin.",
+           "Oturum bilgilerinizin süresi doldu. `{login}` ile yeniden giriş yapın.",
+           "Bu seçenek kullanımdan kaldırıldı ve {ver} sürümünde silinecek; bunun yerine {opt} kullanın.",
+           "Bu denetimi {opt} ile devre dışı bırakabilirsiniz.", "Sorun devam ederse sistem yöneticinize başvurun.",
+           "{feat} kullanmıyorsanız bu uyarıyı yok sayabilirsiniz.", "Tam günlük için {path} dosyasına bakın.",
+           "Sorunu gidermek için `{cmd}` komutunu çalıştırın.", "Kapsayıcının bellek sınırını artırın (şu an {mem})."],
+    "ja": ["数分後にもう一度お試しください。", "詳しくは {url} を参照してください。",
+           "ユーザー {user} が {path} を読み取れることを確認してください。", "設定ファイルの {opt} の値を確認してください。",
+           "変更を反映するには {svc} を再起動してください。",
+           "{path} があるボリュームの空き容量を確保してから、サービスを再起動してください。",
+           "{host} に到達できること、およびポート {port} がファイアウォールで開いていることを確認してください。",
+           "認証情報の有効期限が切れています。`{login}` で再度ログインしてください。",
+           "このオプションは非推奨で、{ver} で削除されます。代わりに {opt} を使用してください。",
+           "このチェックは {opt} で無効にできます。", "問題が解決しない場合は、システム管理者に連絡してください。",
+           "{feat} を使用していない場合、この警告は無視して構いません。", "完全なログは {path} にあります。",
+           "`{cmd}` を実行して修正してください。", "コンテナのメモリ上限を引き上げてください（現在 {mem}）。"],
+    "zh": ["请几分钟后重试。", "详细信息请参阅 {url}。", "请确认用户 {user} 对 {path} 有读取权限。",
+           "请检查配置中 {opt} 的值。", "请重启 {svc} 以使更改生效。", "请清理 {path} 所在卷的磁盘空间，然后重启服务。",
+           "请检查 {host} 是否可达，以及防火墙是否放行端口 {port}。", "您的凭据已过期，请运行 `{login}` 重新登录。",
+           "该选项已弃用，将在 {ver} 中移除，请改用 {opt}。", "可以通过 {opt} 禁用此检查。",
+           "如果问题仍然存在，请联系系统管理员。", "如果您未使用 {feat}，可以忽略此警告。", "完整日志见 {path}。",
+           "请运行 `{cmd}` 进行修复。", "请提高容器的内存上限（当前为 {mem}）。"],
+    "ko": ["몇 분 후에 다시 시도하세요.", "자세한 내용은 {url} 을(를) 참고하세요.",
+           "사용자 {user} 이(가) {path} 을(를) 읽을 수 있는지 확인하세요.", "설정에서 {opt} 값을 확인하세요.",
+           "변경 사항을 적용하려면 {svc} 을(를) 다시 시작하세요.",
+           "{path} 이(가) 있는 볼륨의 공간을 확보한 뒤 서비스를 다시 시작하세요.",
+           "{host} 에 연결할 수 있는지, 방화벽에서 포트 {port} 이(가) 열려 있는지 확인하세요.",
+           "자격 증명이 만료되었습니다. `{login}` 으로 다시 로그인하세요.",
+           "이 옵션은 더 이상 사용되지 않으며 {ver} 에서 제거됩니다. 대신 {opt} 을(를) 사용하세요.",
+           "{opt} 로 이 검사를 비활성화할 수 있습니다.", "문제가 계속되면 시스템 관리자에게 문의하세요.",
+           "{feat} 을(를) 사용하지 않는다면 이 경고는 무시해도 됩니다.", "전체 로그는 {path} 에 있습니다.",
+           "문제를 해결하려면 `{cmd}` 을(를) 실행하세요.", "컨테이너의 메모리 한도를 늘리세요 (현재 {mem})."],
+}
+LANGS7 = list(ML_ADV7)
+ERRKEYS7 = ["refused", "denied", "notfound", "nospace", "timeout", "authfail", "invalid"]
+ERR7 = {
+    "en": ["connection refused", "permission denied", "no such file or directory", "no space left on device",
+           "operation timed out", "authentication failed", "invalid configuration"],
+    "de": ["Verbindung abgelehnt", "Zugriff verweigert", "Datei oder Verzeichnis existiert nicht", "kein Speicherplatz auf dem Gerät",
+           "Zeitüberschreitung bei der Operation", "Authentifizierung fehlgeschlagen", "ungültige Konfiguration"],
+    "fr": ["connexion refusée", "accès refusé", "fichier ou répertoire introuvable", "plus d'espace disponible sur le périphérique",
+           "délai d'attente dépassé", "échec de l'authentification", "configuration invalide"],
+    "es": ["conexión rechazada", "permiso denegado", "archivo o directorio inexistente", "sin espacio libre en el dispositivo",
+           "se agotó el tiempo de espera", "error de autenticación", "configuración no válida"],
+    "pt": ["conexão recusada", "permissão negada", "arquivo ou diretório não encontrado", "sem espaço livre no dispositivo",
+           "tempo limite esgotado", "falha na autenticação", "configuração inválida"],
+    "it": ["connessione rifiutata", "permesso negato", "file o cartella non trovati", "spazio esaurito sul dispositivo",
+           "tempo scaduto", "autenticazione non riuscita", "configurazione non valida"],
+    "nl": ["verbinding geweigerd", "toegang geweigerd", "bestand of map niet gevonden", "geen ruimte meer op apparaat",
+           "time-out van de bewerking", "authenticatie mislukt", "ongeldige configuratie"],
+    "pl": ["połączenie odrzucone", "brak dostępu", "plik lub katalog nie istnieje", "brak miejsca na urządzeniu",
+           "przekroczono limit czasu", "uwierzytelnianie nie powiodło się", "nieprawidłowa konfiguracja"],
+    "ru": ["соединение отклонено", "доступ запрещён", "файл или каталог не найден", "на устройстве закончилось место",
+           "истекло время ожидания", "ошибка аутентификации", "недопустимая конфигурация"],
+    "tr": ["bağlantı reddedildi", "erişim engellendi", "dosya veya dizin bulunamadı", "aygıtta yer kalmadı",
+           "işlem zaman aşımına uğradı", "kimlik doğrulama başarısız", "geçersiz yapılandırma"],
+    "ja": ["接続が拒否されました", "アクセスが拒否されました", "ファイルまたはディレクトリが見つかりません", "デバイスに空き領域がありません",
+           "操作がタイムアウトしました", "認証に失敗しました", "設定が無効です"],
+    "zh": ["连接被拒绝", "访问被拒绝", "找不到文件或目录", "设备空间不足", "操作超时", "认证失败", "配置无效"],
+    "ko": ["연결이 거부됨", "접근이 거부됨", "파일 또는 디렉터리를 찾을 수 없음", "장치에 남은 공간이 없음",
+           "작업 시간이 초과됨", "인증 실패", "잘못된 구성"],
+}
+LBL7 = {"de": ["Fehler:", "Warnung:", "Anmerkung:", "Hinweis:"], "fr": ["erreur :", "avertissement :", "remarque :", "astuce :"],
+        "es": ["error:", "aviso:", "nota:", "ayuda:"], "pt": ["erro:", "aviso:", "nota:", "dica:"],
+        "it": ["errore:", "avviso:", "nota:", "suggerimento:"], "nl": ["fout:", "waarschuwing:", "opmerking:", "tip:"],
+        "pl": ["błąd:", "ostrzeżenie:", "uwaga:", "podpowiedź:"], "ru": ["ошибка:", "предупреждение:", "примечание:", "подсказка:"],
+        "tr": ["hata:", "uyarı:", "not:", "ipucu:"], "ja": ["エラー:", "警告:", "備考:", "ヒント:"], "zh": ["错误：", "警告：", "注意：", "提示："],
+        "ko": ["오류:", "경고:", "참고:", "힌트:"]}
+
+CMD7 = ["systemctl restart {svc}", "make migrate", "{svc} --check-config", "npm install", "sudo apt-get install -f",
+        "kubectl rollout restart deployment/{svc}", "docker compose up -d", "terraform init -upgrade",
+        "pip install -r requirements.txt", "bundle install", "cargo update", "git pull --rebase", "helm repo update",
+        "brew upgrade {svc}", "./gradlew --refresh-dependencies build"]
+OPT7 = ["max_connections", "client_max_body_size", "timeout_ms", "log_level", "worker_processes", "pool.max_size",
+        "retry.max_attempts", "tls.min_version", "LEGACY_AUTH_ENABLED", "read_timeout", "max_open_files", "keepalive_timeout",
+        "queue.capacity", "cache.ttl_seconds"]
+PATH7 = ["/etc/{svc}/config.yaml", "/var/lib/{svc}", "/var/log/{svc}/error.log", "/srv/{svc}/.env", "/etc/nginx/conf.d/{svc}.conf",
+         "/opt/{svc}/data", "/home/{user}/.config/{svc}/settings.toml", "/etc/systemd/system/{svc}.service", "/data/{svc}/tmp"]
+LOGIN7 = ["aws sso login", "gcloud auth login", "az login", "docker login registry.example.com", "npm login",
+          "kubectl oidc-login setup", "gh auth login --hostname github.example.com", "vault login -method=oidc"]
+FEAT7 = ["IPv6", "the legacy exporter", "LDAP sign-in", "HTTP/3", "the metrics endpoint", "multi-region replication",
+         "SMTP relaying", "the admin UI", "remote write"]
+
+
+CTXKEYS7 = ("cmd", "path", "opt", "login", "feat", "mem", "scope")
+
+
+class Ctx7:
+    """Per-row state: the passed rng, an optional language for localized tool messages, a clock
+    that moves forward between log lines, and a few names shared by the lines of one row."""
+
+    def __init__(self, rng, lang=None):
+        self.r = rng
+        self.lang = lang
+        self.ml = 0
+        self.t = datetime.datetime(2025, 1, 1) + datetime.timedelta(seconds=rng.randrange(365 * 86400),
+                                                                    microseconds=rng.randrange(1000000))
+        self.svc = rng.choice(SVC7)
+        self.user = rng.choice(USER7)
+        self.hn = rng.choice(HN7)
+
+    def n(self, a=1, b=9999):
+        return self.r.randint(a, b)
+
+    def pick(self, xs):
+        return self.r.choice(xs)
+
+    def hx(self, k=8):
+        return "%0*x" % (k, self.r.getrandbits(4 * k))
+
+    def uuid(self):
+        h = self.hx(32)
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+    def ip(self):
+        r = self.r
+        if r.random() < 0.6:
+            return f"10.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(2, 254)}"
+        return f"192.168.{r.randint(0, 255)}.{r.randint(2, 254)}"
+
+    def host(self):
+        r = self.r.random()
+        if r < 0.45:
+            return f"{self.pick(HN7)}.example.com"
+        if r < 0.65:
+            return f"{self.pick(HN7)}.internal.example.com"
+        if r < 0.8:
+            return "localhost"
+        return self.ip()
+
+    def ts(self, k="iso", hi=1500):
+        self.t += datetime.timedelta(milliseconds=self.r.randint(0, hi))
+        t = self.t
+        ms = t.microsecond // 1000
+        base = f"{t.year:04d}-{t.month:02d}-{t.day:02d}"
+        hms = f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
+        if k == "iso":
+            return f"{base}T{hms}.{ms:03d}Z"
+        if k == "iso_us":
+            return f"{base}T{hms}.{t.microsecond:06d}Z"
+        if k == "iso_off":
+            return f"{base}T{hms}.{t.microsecond:06d}+00:00"
+        if k == "iso_s":
+            return f"{base}T{hms}Z"
+        if k == "iso_ns":
+            return f"{base}T{hms}.{t.microsecond:06d}{self.r.randint(0, 999):03d}Z"
+        if k == "sp":
+            return f"{base} {hms}"
+        if k == "sp_ms":
+            return f"{base} {hms}.{ms:03d}"
+        if k == "java":
+            return f"{base} {hms},{ms:03d}"
+        if k == "go":
+            return f"{t.year:04d}/{t.month:02d}/{t.day:02d} {hms}"
+        if k == "syslog":
+            return f"{MON7[t.month - 1]} {t.day:2d} {hms}"
+        if k == "journal":
+            return f"{MON7[t.month - 1]} {t.day:02d} {hms}"
+        if k == "clf":
+            return f"{t.day:02d}/{MON7[t.month - 1]}/{t.year}:{hms} +0000"
+        if k == "http":
+            return f"{DOW7[t.weekday()]}, {t.day:02d} {MON7[t.month - 1]} {t.year} {hms} GMT"
+        if k == "ctime":
+            return f"{DOW7[t.weekday()]} {MON7[t.month - 1]} {t.day:2d} {hms} {t.year}"
+        if k == "epoch":
+            return str(int((t - EPOCH7).total_seconds()))
+        if k == "epoch_f":
+            return f"{(t - EPOCH7).total_seconds():.3f}"
+        if k == "epoch_ms":
+            return str(int((t - EPOCH7).total_seconds() * 1000))
+        if k == "klog":
+            return f"{t.month:02d}{t.day:02d} {hms}.{t.microsecond:06d}"
+        if k == "logcat":
+            return f"{t.month:02d}-{t.day:02d} {hms}.{ms:03d}"
+        if k == "redis":
+            return f"{t.day:02d} {MON7[t.month - 1]} {t.year} {hms}.{ms:03d}"
+        if k == "dmesg":
+            return f"[{(t - datetime.datetime(2025, 1, 1)).total_seconds() % 2000000:.6f}]"
+        if k == "hms":
+            return hms
+        if k == "hm12":
+            return f"{(t.hour % 12) or 12}:{t.minute:02d}{'PM' if t.hour >= 12 else 'AM'}"
+        raise ValueError(k)
+
+    def sub(self, t, kw):
+        r = self.r
+        defaults = [
+            ("url", lambda: r.choice(["https://docs.example.com/errors/E{n}", "https://wiki.example.com/runbooks/{svc}",
+                                      "https://kb.example.com/articles/{n}", "http://localhost:8080/help/E{n}"])),
+            ("cmd", lambda: r.choice(CMD7)), ("opt", lambda: r.choice(OPT7)), ("path", lambda: r.choice(PATH7)),
+            ("ver", lambda: f"{r.randint(2, 9)}.{r.randint(0, 20)}"),
+            ("port", lambda: str(r.choice([80, 443, 5432, 3306, 6379, 8080, 9092, 9200, 27017, 5672, 4222, 25, 587]))),
+            ("login", lambda: r.choice(LOGIN7)), ("scope", lambda: r.choice(["read:packages", "repo", "write:registry", "admin:org"])),
+            ("feat", lambda: r.choice(FEAT7)), ("mem", lambda: r.choice(["128Mi", "256Mi", "512Mi", "1Gi", "2Gi"])),
+            ("host", self.host), ("user", lambda: self.user), ("svc", lambda: self.svc), ("n", lambda: str(r.randint(2, 4096))),
+        ]
+        for k, g in defaults:
+            key = "{" + k + "}"
+            if key in t:
+                t = t.replace(key, str(kw[k]) if k in kw else g())
+        return t
+
+    def adv(self, topic, **kw):
+        """One advice sentence on `topic`, in the row's language for localized rows (always the
+        first time, so every localized row has at least one localized line)."""
+        if self.lang and (self.ml == 0 or self.r.random() < 0.6):
+            self.ml += 1
+            return self.sub(ML_ADV7[self.lang][TOPICS7.index(topic)], kw)
+        ts = ADV7[topic]
+        # Prefer sentences whose specific slots (a command, a path, an option, ...) the caller
+        # filled, so that the advice fits the output it closes.
+        ok = [t for t in ts if all("{%s}" % k not in t or k in kw for k in CTXKEYS7)]
+        used = [t for t in ok if any("{%s}" % k in t for k in kw)]
+        return self.sub(self.r.choice(used or ok or ts), kw)
+
+    def err(self, key):
+        if self.lang and self.r.random() < 0.7:
+            self.ml += 1
+            return ERR7[self.lang][ERRKEYS7.index(key)]
+        return ERR7["en"][ERRKEYS7.index(key)]
+
+    def lbl(self, kind):
+        """A diagnostic label ("error:", "warning:", "note:", "hint:"), localized half of the time in
+        localized rows, as compilers and git print them under a non-English locale."""
+        if self.lang and self.r.random() < 0.5:
+            self.ml += 1
+            return LBL7[self.lang][["error", "warning", "note", "hint"].index(kind)]
+        return kind + ":"
+
+    def hint(self):
+        return self.lbl("hint")
+
+
+def box7(rows):
+    """A table in the style of CLI tools: columns padded to the widest cell."""
+    w = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    return ["   ".join(str(c).ljust(w[i]) for i, c in enumerate(row)).rstrip() for row in rows]
+
+
+# -- databases --
+
+def f7_mysql_log(c):
+    r = c.r
+    ver = c.pick(["8.0.36", "8.0.39", "8.4.2", "9.1.0"])
+    errno, what, topic = c.pick([(28, "No space left on device", "disk"), (13, "Permission denied", "perms"),
+                                 (24, "Too many open files", "config"), (2, "No such file or directory", "config")])
+    f = c.pick(["./ibtmp1", "./undo_002", f"./#innodb_redo/#ib_redo{c.n(5, 90)}", f"./{c.pick(DBS7)}/{c.pick(TABLES7)}.ibd", "./ibdata1"])
+    L = [f"{c.ts('iso_us')} 0 [System] [MY-010116] [Server] /usr/sbin/mysqld (mysqld {ver}) starting as process {c.n(2, 99999)}",
+         f"{c.ts('iso_us')} 1 [System] [MY-013576] [InnoDB] InnoDB initialization has started."]
+    if errno == 24 or r.random() < 0.3:
+        L.append(f"{c.ts('iso_us')} 0 [Warning] [MY-010139] [Server] Changed limits: max_open_files: {c.pick([1024, 4096])} (requested {c.pick([5000, 10000, 65535])})")
+    for _ in range(r.randint(1, 3)):
+        th = c.n(1, 40)
+        L.append(f"{c.ts('iso_us')} {th} [ERROR] [MY-012592] [InnoDB] Operating system error number {errno} in a file operation.")
+        L.append(f"{c.ts('iso_us')} {th} [ERROR] [MY-012596] [InnoDB] Error number {errno} means '{what}'")
+        if r.random() < 0.5:
+            L.append(f"{c.ts('iso_us')} {th} [Note] [MY-012597] [InnoDB] The error numbers above come from your operating system; "
+                     f"its manual, or `perror {errno}`, tells you what they mean.")
+    L.append(f"{c.ts('iso_us')} 1 [ERROR] [MY-012646] [InnoDB] File {f}: 'open' returned OS error {100 + errno}. Cannot continue operation")
+    L.append(f"{c.ts('iso_us')} 1 [Note] [MY-012598] [InnoDB] " + c.adv(topic, path="/var/lib/mysql", user="mysql", opt="open_files_limit"))
+    if r.random() < 0.6:
+        L.append(f"{c.ts('iso_us')} 1 [ERROR] [MY-010334] [Server] Failed to initialize DD Storage Engine")
+        L.append(f"{c.ts('iso_us')} 0 [ERROR] [MY-010020] [Server] Data Dictionary initialization failed.")
+    L.append(f"{c.ts('iso_us')} 0 [ERROR] [MY-010119] [Server] Aborting")
+    L.append(f"{c.ts('iso_us')} 0 [System] [MY-010910] [Server] /usr/sbin/mysqld: Shutdown complete (mysqld {ver})  MySQL Community Server - GPL.")
+    return "\n".join(L)
+
+
+def f7_mysql_client(c):
+    r = c.r
+    db, tb = c.pick(DBS7), c.pick(TABLES7)
+    k = r.randrange(4)
+    if k == 0:
+        L = [f"mysql> UPDATE {tb} SET {c.pick(['status', 'state', 'flag'])} = '{c.pick(['archived', 'closed', 'stale'])}' WHERE {c.pick(['created_at', 'updated_at'])} < '{c.ts('sp')[:10]}';",
+             "ERROR 1175 (HY000): Safe update mode is on: this UPDATE has no WHERE condition on an indexed key column and no LIMIT.",
+             f"mysql> -- {c.pick(['Workbench', 'client'])} note: you are connected with sql_safe_updates=1. Add a condition on the primary key,",
+             "mysql> -- add a LIMIT, or turn the setting off for this session only with SET SQL_SAFE_UPDATES = 0;",
+             "mysql> -- (the option lives under Edit > Preferences > SQL Editor; reconnect after you change it)"]
+    elif k == 1:
+        h = c.pick(["localhost", c.ip()])
+        L = [f"$ mysql -u {c.user} -p -h {h} {db}", "Enter password: ",
+             f"ERROR 1045 (28000): Access denied for user '{c.user}'@'{c.ip()}' (using password: YES)",
+             c.adv("creds", path="~/.my.cnf"),
+             f"Check that the account '{c.user}'@'%' exists and that your client host is allowed: SELECT user, host FROM mysql.user;"]
+    elif k == 2:
+        L = [f"$ mysql -u {c.user} {db}",
+             f"ERROR 2002 (HY000): Can't connect to local server through socket '{c.pick(['/var/run/mysqld/mysqld.sock', '/tmp/mysql.sock', '/var/lib/mysql/mysql.sock'])}' ({c.pick([2, 111, 13])})",
+             "Is mysqld running on this machine? Start it with `sudo systemctl start mysql`, or point the client",
+             "at the right socket with --socket=PATH or at TCP with -h 127.0.0.1 -P 3306.",
+             c.adv("logs", path="/var/log/mysql/error.log", svc="mysql")]
+    else:
+        L = [f"mysql> ALTER TABLE {tb} ADD COLUMN notes TEXT, ALGORITHM=INSTANT;",
+             f"ERROR 1846 (0A000): ALGORITHM=INSTANT is not supported for this operation. Try ALGORITHM=COPY/INPLACE.",
+             f"mysql> SHOW WARNINGS;",
+             "+-------+------+--------------------------------------------------------------+",
+             "| Level | Code | Message                                                      |",
+             "+-------+------+--------------------------------------------------------------+",
+             f"| Note  | {c.n(1000, 4000)} | Row size of table '{tb}' is close to the limit; consider DYNAMIC format |",
+             "+-------+------+--------------------------------------------------------------+",
+             f"1 row in set ({r.randint(0, 9)}.{r.randint(0, 99):02d} sec)", c.adv("docs")]
+    return "\n".join(L)
+
+
+def f7_mariadb_crash(c):
+    r = c.r
+    sig = c.pick([11, 6, 7])
+    L = [f"{c.ts('sp')} 0 [Note] Starting MariaDB {c.pick(['10.11.8', '11.4.3', '10.6.19'])}-MariaDB source revision {c.hx(40)} as process {c.n(100, 99999)}",
+         f"{c.ts('sp')} 0 [Note] InnoDB: Buffer pool(s) load completed at {c.ts('sp')[2:]}",
+         f"{c.ts('sp')} {c.n(3, 900)} [Warning] Aborted connection {c.n(100, 99999)} to db: '{c.pick(DBS7)}' user: '{c.user}' host: '{c.ip()}' (Got timeout reading communication packets)",
+         f"{c.ts('sp')[2:].replace('-', '')} [ERROR] mysqld got signal {sig} ;",
+         "Sorry, the server hit an unexpected condition and has to stop. The cause may be a bug in the server,",
+         "a damaged binary or library, or faulty hardware. When you report it, please include everything below",
+         "and the steps that led to it; the core file is written only if core-file is set in the configuration.",
+         "",
+         f"Server version: 10.11.8-MariaDB-log source revision: {c.hx(40)}",
+         f"key_buffer_size={c.n(8, 256)}M", f"read_buffer_size={c.n(1, 8)}M", f"max_used_connections={c.n(10, 900)}",
+         f"max_threads={c.n(100, 2000)}", f"thread_count={c.n(5, 400)}",
+         f"It is possible that mysqld could use up to key_buffer_size + (read_buffer_size + sort_buffer_size)*max_threads = {c.n(100000, 9000000)} K bytes of memory",
+         c.adv("memory"), "", f"Thread pointer: 0x7f{c.hx(10)}", "stack_bottom = 0x7f" + c.hx(10) + " thread_stack 0x49000"]
+    for fn in r.sample(["my_print_stacktrace", "handle_fatal_signal", "row_search_mvcc", "ha_innobase::index_read",
+                        "handler::ha_index_read_map", "join_read_always_key", "sub_select", "JOIN::exec_inner",
+                        "mysql_select", "handle_select", "mysql_execute_command", "do_command"], r.randint(4, 9)):
+        L.append(f"/usr/sbin/mariadbd({fn}+0x{c.hx(3)})[0x55{c.hx(10)}]")
+    L.append(c.adv("contact"))
+    return "\n".join(L)
+
+
+def f7_postgres_log(c):
+    r = c.r
+    pid = c.n(100, 99999)
+    db, tb = c.pick(DBS7), c.pick(TABLES7)
+    pre = lambda: f"{c.ts('sp_ms')} UTC [{pid}] {c.user}@{db} "
+    k = r.randrange(4)
+    if k == 0:
+        L = [pre() + f"ERROR:  operator does not exist: integer = text at character {c.n(20, 90)}",
+             pre() + "HINT:  No operator matches these argument types. Cast one side explicitly, for example id = $1::integer.",
+             pre() + f"STATEMENT:  SELECT * FROM {tb} WHERE id = $1"]
+    elif k == 1:
+        L = [pre() + f"ERROR:  deadlock detected",
+             pre() + f"DETAIL:  Process {pid} waits for ShareLock on transaction {c.n(10000, 999999)}; blocked by process {c.n(100, 99999)}.",
+             f"\tProcess {c.n(100, 99999)} waits for ShareLock on transaction {c.n(10000, 999999)}; blocked by process {pid}.",
+             pre() + "HINT:  The server log has the query details. Make your transactions lock rows in the same order, and retry the one that failed.",
+             pre() + f"CONTEXT:  while updating tuple ({c.n(0, 9000)},{c.n(1, 90)}) in relation \"{tb}\"",
+             pre() + f"STATEMENT:  UPDATE {tb} SET updated_at = now() WHERE id = ANY($1)"]
+    elif k == 2:
+        L = [f"{c.ts('sp_ms')} UTC [{pid}] FATAL:  password authentication failed for user \"{c.user}\"",
+             f"{c.ts('sp_ms')} UTC [{pid}] DETAIL:  Connection matched file \"/etc/postgresql/16/main/pg_hba.conf\" line {c.n(80, 130)}: \"host all all {c.ip()}/32 scram-sha-256\"",
+             f"{c.ts('sp_ms')} UTC [{pid}] HINT:  {c.adv('creds', path='~/.pgpass')}"]
+    else:
+        L = [f"{c.ts('sp_ms')} UTC [{pid}] LOG:  checkpoints are occurring too frequently ({c.n(5, 29)} seconds apart)",
+             f"{c.ts('sp_ms')} UTC [{pid}] HINT:  You may want to raise the configuration parameter \"max_wal_size\".",
+             f"{c.ts('sp_ms')} UTC [{pid}] WARNING:  could not write to file \"pg_wal/xlogtemp.{pid}\": {c.err('nospace')}",
+             f"{c.ts('sp_ms')} UTC [{pid}] PANIC:  could not write to file \"pg_wal/xlogtemp.{pid}\": No space left on device",
+             f"{c.ts('sp_ms')} UTC [1] LOG:  WAL writer process (PID {pid}) was terminated by signal 6: Aborted",
+             f"{c.ts('sp_ms')} UTC [1] LOG:  terminating any other active server processes",
+             f"{c.ts('sp_ms')} UTC [1] LOG:  all server processes terminated; reinitializing",
+             f"{c.ts('sp_ms')} UTC [1] HINT:  {c.adv('disk', path='/var/lib/postgresql/16/main')}"]
+    if r.random() < 0.5:
+        L.append(f"{c.ts('sp_ms')} UTC [{c.n(100, 99999)}] LOG:  {c.adv('docs', url='https://docs.example.com/postgres/runtime-config-wal')}")
+    return "\n".join(L)
+
+
+def f7_psql_client(c):
+    r = c.r
+    h, db = c.pick(["localhost", c.ip(), "db-primary.internal.example.com"]), c.pick(DBS7)
+    k = r.randrange(3)
+    if k == 0:
+        L = [f"$ psql -h {h} -U {c.user} {db}",
+             f"psql: error: connection to server at \"{h}\" ({c.ip()}), port 5432 failed: {c.err('refused')}",
+             "\tIs a server running on that host and listening for TCP/IP connections?",
+             c.adv("network", host=h, port=5432)]
+    elif k == 1:
+        tb = c.pick(TABLES7)
+        ty = c.pick([tb + "s", tb[:-1], tb + "_v2", "tmp_" + tb, tb + "_archive"])
+        L = [f"{db}=> \\d {ty}", f"Did not find any relation named \"{ty}\".",
+             f"{db}=> SELECT count(*) FROM {ty};", f"ERROR:  relation \"{ty}\" does not exist",
+             f"LINE 1: SELECT count(*) FROM {ty};", "                             ^",
+             f"HINT:  Perhaps you meant to reference the table \"public.{tb}\". Check your search_path with SHOW search_path;"]
+    else:
+        L = [f"{db}=# DROP DATABASE {db}_old;", f"ERROR:  database \"{db}_old\" is being accessed by other users",
+             f"DETAIL:  There are {c.n(1, 12)} other sessions using the database.",
+             "HINT:  Close those sessions first, or use DROP DATABASE ... WITH (FORCE) if you are sure nobody needs them.",
+             f"{db}=# SELECT pid, usename, application_name FROM pg_stat_activity WHERE datname = '{db}_old';",
+             "  pid  | usename | application_name", "-------+---------+------------------",
+             f" {c.n(1000, 99999)} | {c.user} | {c.pick(['psql', 'pgAdmin 4', 'metabase', c.svc])}",
+             "(1 row)"]
+    return "\n".join(L)
+
+
+def f7_sqlite(c):
+    r = c.r
+    tb = c.pick(TABLES7)
+    f = c.pick(["app.db", "data/cache.sqlite3", "/var/lib/" + c.svc + "/state.db", "db.sqlite3"])
+    k = r.randrange(3)
+    if k == 0:
+        L = [f"$ sqlite3 {f}", f"SQLite version 3.{c.n(40, 46)}.{c.n(0, 3)} {c.ts('sp')}",
+             'Enter ".help" for usage hints.', f"sqlite> SELECT id, total FROM {tb} WHERE total > 100 ORDER BY total DESC LIMIT 5",
+             "   ...> ;", f"Parse error: no such column: total", f"  SELECT id, total FROM {tb} WHERE total > 100 ORDER BY total DESC",
+             "             ^--- error here", f"sqlite> .schema {tb}", f"CREATE TABLE {tb} (id INTEGER PRIMARY KEY, amount_cents INTEGER NOT NULL, created_at TEXT);"]
+    elif k == 1:
+        L = ["Traceback (most recent call last):",
+             f"  File \"/srv/{c.svc}/store.py\", line {c.n(20, 300)}, in save",
+             f"    conn.execute(\"INSERT INTO {tb} VALUES (?, ?, ?)\", row)",
+             "sqlite3.OperationalError: database is locked",
+             f"WARNING {c.svc}.store: {c.adv('retry')}",
+             f"WARNING {c.svc}.store: another process holds a write lock on {f}; if you run several workers, enable WAL mode (PRAGMA journal_mode=WAL) or raise busy_timeout."]
+    else:
+        L = [f"Error: in prepare, near \"{c.pick(['ORDER', 'FROM', 'GROUP'])}\": syntax error ({c.n(1, 9)})",
+             f"Runtime error near line {c.n(2, 400)}: UNIQUE constraint failed: {tb}.email ({c.n(19, 2067)})",
+             f"Error: unable to open database \"{f}\": unable to open database file",
+             c.adv("perms", path=f)]
+    return "\n".join(L)
+
+
+def f7_mongodb(c):
+    r = c.r
+    L = []
+    for _ in range(r.randint(2, 5)):
+        k = r.randrange(4)
+        if k == 0:
+            attr = {"remote": f"{c.ip()}:{c.n(30000, 60000)}", "isSpeculative": False, "error": {"code": 18, "codeName": "AuthenticationFailed", "errmsg": "Authentication failed."}, "mechanism": "SCRAM-SHA-256", "user": c.user, "db": "admin"}
+            L.append(json.dumps({"t": {"$date": c.ts("iso_off")}, "s": "I", "c": "ACCESS", "id": 5286307, "ctx": f"conn{c.n(1, 9999)}", "msg": "Failed to authenticate", "attr": attr}))
+        elif k == 1:
+            attr = {"type": "command", "ns": f"{c.pick(DBS7)}.{c.pick(TABLES7)}", "command": {"find": c.pick(TABLES7), "filter": {"status": "open"}}, "planSummary": "COLLSCAN", "docsExamined": c.n(100000, 9000000), "durationMillis": c.n(200, 90000)}
+            L.append(json.dumps({"t": {"$date": c.ts("iso_off")}, "s": "I", "c": "COMMAND", "id": 51803, "ctx": f"conn{c.n(1, 9999)}", "msg": "Slow query", "attr": attr}))
+        elif k == 2:
+            L.append(json.dumps({"t": {"$date": c.ts("iso_off")}, "s": "W", "c": "CONTROL", "id": 22120, "ctx": "initandlisten", "msg": "Access control is disabled on this server. Anyone who can reach the port can read and write data; turn on authorization before exposing it", "tags": ["startupWarnings"]}))
+        else:
+            L.append(json.dumps({"t": {"$date": c.ts("iso_off")}, "s": "E", "c": "REPL", "id": 21426, "ctx": "ReplCoord-3", "msg": "Heartbeat failed", "attr": {"target": f"{c.host()}:27017", "error": {"code": 6, "codeName": "HostUnreachable", "errmsg": c.err("refused")}}}))
+    if r.random() < 0.6:
+        db, tb, oid = c.pick(DBS7), c.pick(TABLES7), c.n(1, 999)
+        L += [f"{db}> db.{tb}.insertOne({{ _id: {oid} }})",
+              f"MongoServerError: E11000 duplicate key error collection: {db}.{tb} index: _id_ dup key: {{ _id: {oid} }}",
+              f"{db}> // {c.adv('docs', url='https://docs.example.com/mongo/write-errors')}"]
+    else:
+        L.append(c.adv("network", port=27017))
+    return "\n".join(L)
+
+
+def f7_redis(c):
+    r = c.r
+    pid = c.n(1, 9999)
+    L = [f"{pid}:C {c.ts('redis')} # oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo",
+         f"{pid}:C {c.ts('redis')} # Redis version=7.2.{c.n(0, 6)}, bits=64, commit=00000000, modified=0, pid={pid}, just started",
+         f"{pid}:M {c.ts('redis')} * monotonic clock: POSIX clock_gettime"]
+    k = r.randrange(3)
+    if k == 0:
+        L += [f"{pid}:M {c.ts('redis')} # WARNING Memory overcommit is off on this host. Background saves and replication may fail when memory is tight.",
+              f"{pid}:M {c.ts('redis')} # To avoid that, set vm.overcommit_memory = 1 in /etc/sysctl.conf and reboot, or apply it now with `sysctl vm.overcommit_memory=1`."]
+    elif k == 1:
+        L += [f"{pid}:M {c.ts('redis')} # Background saving error",
+              f"{pid}:M {c.ts('redis')} # Failed opening the temp RDB file temp-{pid}.rdb (in server root dir /var/lib/redis) for saving: {c.err('denied')}",
+              f"{pid}:M {c.ts('redis')} # {c.adv('perms', path='/var/lib/redis', user='redis')}"]
+    else:
+        L += [f"{pid}:M {c.ts('redis')} # Client id={c.n(1, 99999)} addr={c.ip()}:{c.n(30000, 60000)} laddr={c.ip()}:6379 fd={c.n(8, 900)} name= age={c.n(1, 9999)} idle=0 flags=N db=0 cmd=client|list scheduled to be closed ASAP for overcoming of output buffer limits.",
+              f"{pid}:M {c.ts('redis')} # {c.adv('config', opt='client-output-buffer-limit', path='/etc/redis/redis.conf')}"]
+    if r.random() < 0.7:
+        L += [f"127.0.0.1:6379> SET session:{c.hx(12)} active",
+              "(error) MISCONF The last background save failed, so writes are refused to protect your data. Look in the server log for the reason,",
+              "or, if you accept the risk, turn off stop-writes-on-bgsave-error in the configuration."]
+    return "\n".join(L)
+
+
+def f7_elasticsearch(c):
+    r = c.r
+    node = f"es-{c.pick(['data', 'master', 'hot'])}-{c.n(0, 9)}"
+    idx = f"logs-{c.svc}-2025.{c.n(1, 12):02d}.{c.n(1, 28):02d}"
+    L = [f"[{c.ts('java').replace(' ', 'T')}][WARN ][o.e.c.r.a.DiskThresholdMonitor] [{node}] high disk watermark [90%] exceeded on [{c.hx(22)}][{node}][/usr/share/elasticsearch/data] free: {c.n(1, 9)}.{c.n(0, 9)}gb[{c.n(3, 9)}.{c.n(0, 9)}%], shards will be relocated away from this node",
+         f"[{c.ts('java').replace(' ', 'T')}][INFO ][o.e.c.r.a.DiskThresholdMonitor] [{node}] {c.adv('disk', path='/usr/share/elasticsearch/data')}"]
+    if r.random() < 0.5:
+        L.append(f"[{c.ts('java').replace(' ', 'T')}][WARN ][o.e.d.r.RestController] [{node}] [types removal] Specifying types in search requests is deprecated; remove the type from the URL and send the request to /{idx}/_search.")
+    err = {"error": {"root_cause": [{"type": "cluster_block_exception", "reason": f"index [{idx}] blocked by: [TOO_MANY_REQUESTS/12/disk usage exceeded flood-stage watermark, index has read-only-allow-delete block];"}],
+                     "type": "cluster_block_exception", "reason": f"index [{idx}] blocked by: [TOO_MANY_REQUESTS/12/disk usage exceeded flood-stage watermark, index has read-only-allow-delete block];"}, "status": 429}
+    L.append(f"$ curl -s -XPOST 'http://{c.pick(['localhost', c.ip()])}:9200/{idx}/_doc' -H 'Content-Type: application/json' -d @event.json")
+    L.append(json.dumps(err, indent=2 if r.random() < 0.5 else None))
+    L.append("# Once space is freed, the block is lifted automatically; you can also clear it yourself with")
+    L.append(f"# PUT /{idx}/_settings {{\"index.blocks.read_only_allow_delete\": null}}")
+    return "\n".join(L)
+
+
+def f7_cassandra(c):
+    r = c.r
+    ks = c.pick(DBS7)
+    L = [f"ERROR [ReadStage-{c.n(1, 32)}] {c.ts('java')} AbstractLocalAwareExecutorService.java:{c.n(100, 200)} - Uncaught exception on thread Thread[ReadStage-{c.n(1, 32)},5,SharedPool]",
+         f"org.apache.cassandra.db.filter.TombstoneOverwhelmingException: Scanned over {c.n(100001, 300000)} tombstones during query 'SELECT * FROM {ks}.{c.pick(TABLES7)} WHERE id = ? LIMIT 5000' (last scanned row token was {c.n(10 ** 9, 9 * 10 ** 9)}); query aborted",
+         "\tat org.apache.cassandra.db.ReadCommand$1MetricRecording.onRow(ReadCommand.java:" + str(c.n(300, 600)) + ")",
+         "\tat org.apache.cassandra.db.transform.BaseRows.hasNext(BaseRows.java:" + str(c.n(100, 150)) + ")",
+         f"WARN  [ScheduledTasks:1] {c.ts('java')} NoSpamLogger.java:{c.n(90, 110)} - Some operations were slow, details available at debug level (debug.log)",
+         f"WARN  [CompactionExecutor:{c.n(1, 9)}] {c.ts('java')} BigTableWriter.java:{c.n(200, 300)} - Writing large partition {ks}/{c.pick(TABLES7)}:{c.hx(8)} ({c.n(100, 900)}.{c.n(0, 9)}MiB) to sstable",
+         f"INFO  [main] {c.ts('java')} {c.adv('config', opt='tombstone_failure_threshold', path='/etc/cassandra/cassandra.yaml')}",
+         f"cqlsh:{ks}> SELECT * FROM {c.pick(TABLES7)} WHERE status = 'open';",
+         "InvalidRequest: Error from server: code=2200 [Invalid query] message=\"This query may scan the whole table and its performance is unpredictable. Add ALLOW FILTERING if you really want to run it, or better, model a table for this query.\""]
+    if r.random() < 0.5:
+        L += ["$ nodetool status", "Datacenter: dc1", "===============", "Status=Up/Down", "|/ State=Normal/Leaving/Joining/Moving",
+              "--  Address       Load       Tokens  Owns   Host ID                               Rack"]
+        for i in range(r.randint(2, 4)):
+            L.append(f"{c.pick(['UN', 'UN', 'DN'])}  {c.ip():<13} {c.n(10, 900)}.{c.n(0, 99)} GiB  16      {c.n(20, 40)}.{c.n(0, 9)}%  {c.uuid()}  rack{i + 1}")
+    return "\n".join(L)
+
+
+# -- web servers and proxies --
+
+def f7_nginx(c):
+    r = c.r
+    L = []
+    for _ in range(r.randint(2, 6)):
+        k = r.randrange(5)
+        cid = c.n(1, 999999)
+        if k == 0:
+            L.append(f"{c.ts('go')} [error] {c.n(10, 9999)}#{c.n(0, 8)}: *{cid} connect() failed (111: Connection refused) while connecting to upstream, client: {c.ip()}, server: {c.svc}.example.com, request: \"GET /api/{c.pick(TABLES7)}?page={c.n(1, 40)} HTTP/1.1\", upstream: \"http://{c.ip()}:{c.pick([3000, 8000, 8080])}/api/{c.pick(TABLES7)}\", host: \"{c.svc}.example.com\"")
+        elif k == 1:
+            L.append(f"{c.ts('go')} [error] {c.n(10, 9999)}#{c.n(0, 8)}: *{cid} client intended to send too large body: {c.n(2000000, 90000000)} bytes, client: {c.ip()}, server: {c.svc}.example.com, request: \"POST /upload HTTP/2.0\", host: \"{c.svc}.example.com\"")
+        elif k == 2:
+            L.append(f"{c.ts('go')} [warn] {c.n(10, 9999)}#{c.n(0, 8)}: *{cid} an upstream response is buffered to a temporary file /var/cache/nginx/proxy_temp/{c.n(1, 9)}/{c.n(10, 99)}/{c.n(1000000000, 9999999999)} while reading upstream, client: {c.ip()}, server: _, request: \"GET /export.csv HTTP/1.1\"")
+        elif k == 3:
+            L.append(f"{c.ts('go')} [crit] {c.n(10, 9999)}#{c.n(0, 8)}: *{cid} SSL_do_handshake() failed (SSL: error:0A00006C:SSL routines::bad key share) while SSL handshaking, client: {c.ip()}, server: 0.0.0.0:443")
+        else:
+            L.append(f"{c.ts('go')} [error] {c.n(10, 9999)}#{c.n(0, 8)}: *{cid} open() \"/usr/share/nginx/html/{c.pick(['favicon.ico', 'robots.txt', 'wp-login.php', '.env'])}\" failed (2: {c.err('notfound')}), client: {c.ip()}, server: localhost")
+    if r.random() < 0.5:
+        L += ["$ sudo nginx -t",
+              f"nginx: [emerg] unknown directive \"{c.pick(['proxy_passs', 'client_max_body', 'ssl_protocol'])}\" in /etc/nginx/conf.d/{c.svc}.conf:{c.n(3, 80)}",
+              "nginx: configuration file /etc/nginx/nginx.conf test failed",
+              f"# {c.adv('run', cmd='nginx -t')}"]
+    else:
+        L.append(f"# {c.adv('config', opt='client_max_body_size', path='/etc/nginx/nginx.conf')}")
+    return "\n".join(L)
+
+
+def f7_apache(c):
+    r = c.r
+    L = []
+    for _ in range(r.randint(2, 5)):
+        k = r.randrange(4)
+        pre = f"[{c.ts('ctime').replace(' ' + str(c.t.year), '.' + str(c.n(100000, 999999)) + ' ' + str(c.t.year))}]"
+        if k == 0:
+            L.append(f"{pre} [proxy_fcgi:error] [pid {c.n(100, 99999)}:tid {c.n(10 ** 14, 10 ** 15)}] [client {c.ip()}:{c.n(30000, 60000)}] AH01071: Got error 'Primary script unknown'")
+        elif k == 1:
+            L.append(f"{pre} [core:error] [pid {c.n(100, 99999)}] (13){c.err('denied').capitalize()}: [client {c.ip()}:{c.n(30000, 60000)}] AH00035: access to /{c.pick(['index.html', 'reports/', 'static/app.js'])} denied (filesystem path '/var/www/html/{c.svc}') because search permissions are missing on a component of the path")
+        elif k == 2:
+            L.append(f"{pre} [mpm_event:error] [pid {c.n(100, 9999)}:tid {c.n(10 ** 14, 10 ** 15)}] AH03490: scoreboard is full, not at MaxRequestWorkers.Increase ServerLimit.")
+        else:
+            L.append(f"{pre} [ssl:warn] [pid {c.n(100, 9999)}] AH01909: {c.svc}.example.com:443:0 server certificate does NOT include an ID which matches the server name")
+    L += ["$ sudo apachectl configtest",
+          f"AH00526: Syntax error on line {c.n(5, 90)} of /etc/apache2/sites-enabled/{c.svc}.conf:",
+          f"Invalid command '{c.pick(['RewriteEngine', 'ProxyPass', 'Header'])}', perhaps misspelled or provided by a module that is not loaded",
+          "Action 'configtest' failed.",
+          f"Enable the module that provides it (for example `sudo a2enmod {c.pick(['rewrite', 'proxy_http', 'headers'])}`), then run the test again.",
+          c.adv("logs", path="/var/log/apache2/error.log", svc="apache2")]
+    return "\n".join(L)
+
+
+def f7_haproxy(c):
+    r = c.r
+    L = [f"[NOTICE]   ({c.n(1, 99)}) : haproxy version is 2.{c.n(4, 9)}.{c.n(1, 20)}-{c.hx(7)}",
+         f"[NOTICE]   ({c.n(1, 99)}) : path to executable is /usr/sbin/haproxy",
+         f"[WARNING]  ({c.n(1, 99)}) : config : parsing [/etc/haproxy/haproxy.cfg:{c.n(20, 90)}] : a 'http-request' rule placed after a 'use_backend' rule will still be processed before it. Move it above to keep the file readable.",
+         f"[ALERT]    ({c.n(1, 99)}) : config : parsing [/etc/haproxy/haproxy.cfg:{c.n(20, 90)}] : 'server {c.svc}{c.n(1, 4)}' : could not resolve address '{c.svc}.internal.example.com'.",
+         f"[ALERT]    ({c.n(1, 99)}) : config : Failed to initialize server(s) addr.",
+         f"[NOTICE]   ({c.n(1, 99)}) : {c.adv('network', host=c.svc + '.internal.example.com', port=8080)}"]
+    for _ in range(r.randint(1, 5)):
+        L.append(f"{c.ts('syslog')} {c.hn} haproxy[{c.n(100, 9999)}]: {c.ip()}:{c.n(30000, 60000)} [{c.ts('clf')[:-6]}.{c.n(0, 999):03d}] https-in~ be_{c.svc}/{c.svc}{c.n(1, 4)} {c.n(0, 5)}/{c.n(0, 3)}/-1/-1/{c.n(3000, 3010)} 503 {c.n(200, 300)} - - {c.pick(['SC--', 'sC--', 'CD--', 'cD--'])} {c.n(1, 900)}/{c.n(1, 900)}/{c.n(0, 50)}/0/3 0/0 \"GET /health HTTP/1.1\"")
+    L.append(f"{c.ts('syslog')} {c.hn} haproxy[{c.n(100, 9999)}]: Server be_{c.svc}/{c.svc}{c.n(1, 4)} is DOWN, reason: Layer4 connection problem, info: \"Connection refused\", check duration: {c.n(0, 9)}ms. {c.n(0, 3)} active and 0 backup servers left. {c.n(0, 20)} sessions active, 0 requeued, 0 remaining in queue.")
+    return "\n".join(L)
+
+
+def f7_envoy(c):
+    r = c.r
+    cl = f"outbound|{c.pick([80, 8080, 9090])}||{c.svc}.{c.pick(NS7)}.svc.cluster.local"
+    L = [f"[{c.ts('sp_ms')}][{c.n(1, 40)}][warning][config] [source/extensions/config_subscription/grpc/grpc_stream.h:{c.n(100, 200)}] StreamAggregatedResources gRPC config stream to xds-grpc closed since {c.n(30, 900)}s ago: 14, connection error: desc = \"transport: Error while dialing: dial tcp {c.ip()}:15012: connect: connection refused\"",
+         f"[{c.ts('sp_ms')}][{c.n(1, 40)}][warning][upstream] [source/common/upstream/health_checker_impl.cc:{c.n(300, 400)}] health check failed for host {c.ip()}:8080 in cluster {cl}",
+         f"[{c.ts('sp_ms')}][{c.n(1, 40)}][info][main] [source/server/server.cc:{c.n(900, 1000)}] {c.adv('docs', url='https://docs.example.com/mesh/troubleshooting#xds')}"]
+    for _ in range(r.randint(2, 6)):
+        L.append(f"[{c.ts('iso')}] \"{c.pick(['GET', 'POST', 'PUT'])} /api/v1/{c.pick(TABLES7)} HTTP/1.1\" {c.pick([503, 503, 504, 502])} {c.pick(['UF,URX', 'UH', 'UO', 'UT', 'NR', 'UC'])} {c.pick(['upstream_reset_before_response_started{connection_failure}', 'no_healthy_upstream', 'upstream_response_timeout', 'overflow', '-'])} - \"-\" 0 {c.n(19, 200)} {c.n(0, 30000)} - \"-\" \"{c.pick(['curl/8.5.0', 'okhttp/4.12.0', 'Go-http-client/2.0'])}\" \"{c.uuid()}\" \"{c.svc}:8080\" \"{c.ip()}:8080\" {cl} - {c.ip()}:8080 {c.ip()}:{c.n(30000, 60000)} - default")
+    L.append(f"# UF,URX means the proxy could not connect and gave up after retries; check that the pods behind {c.svc} are Ready and that the port names in the Service match.")
+    return "\n".join(L)
+
+
+def f7_traefik(c):
+    r = c.r
+    L = []
+    for _ in range(r.randint(2, 6)):
+        k = r.randrange(4)
+        if k == 0:
+            L.append(f"time=\"{c.ts('iso_s')}\" level=error msg=\"Unable to obtain ACME certificate for domains \\\"{c.svc}.example.com\\\": unable to generate a certificate for the domains [{c.svc}.example.com]: error: one or more domains had a problem:\\n[{c.svc}.example.com] acme: error: 400 :: urn:ietf:params:acme:error:dns :: DNS problem: NXDOMAIN looking up A for {c.svc}.example.com - make sure an A or AAAA record exists for it\\n\" providerName=letsencrypt.acme ACME CA=\"https://acme.example.com/directory\" routerName={c.svc}@docker rule=\"Host(`{c.svc}.example.com`)\"")
+        elif k == 1:
+            L.append(f"time=\"{c.ts('iso_s')}\" level=error msg=\"service \\\"{c.svc}\\\" error: port is missing\" container={c.svc}-{c.hx(12)} providerName=docker")
+        elif k == 2:
+            L.append(json.dumps({"level": "error", "error": f"middleware \"auth@file\" does not exist", "entryPointName": "websecure", "routerName": f"{c.svc}@docker", "time": c.ts("iso_s"), "message": "Error while creating handler"}))
+        else:
+            L.append(f"time=\"{c.ts('iso_s')}\" level=warning msg=\"{c.adv('upgrade', opt='providers.docker.exposedByDefault', ver='v3.' + str(c.n(1, 4)))}\"")
+    L.append(f"time=\"{c.ts('iso_s')}\" level=info msg=\"{c.adv('config', opt='traefik.http.services.' + c.svc + '.loadbalancer.server.port', path='docker-compose.yml')}\"")
+    return "\n".join(L)
+
+
+def f7_caddy(c):
+    r = c.r
+    L = []
+    if r.random() < 0.5:
+        L += [f"$ caddy run --config /etc/caddy/Caddyfile",
+              f"{c.ts('epoch_f')}\tinfo\tusing config from file\t{{\"file\": \"/etc/caddy/Caddyfile\"}}",
+              f"Error: adapting config using caddyfile: parsing caddyfile tokens for '{c.pick(['reverse_proxy', 'tls', 'encode'])}': wrong argument count or unexpected line ending after '{c.pick(['to', 'internal', 'zstd'])}', at /etc/caddy/Caddyfile:{c.n(2, 40)}",
+              f"{c.adv('run', cmd='caddy fmt --overwrite /etc/caddy/Caddyfile')} Then validate it with `caddy validate --config /etc/caddy/Caddyfile`."]
+    for _ in range(r.randint(1, 4)):
+        L.append(json.dumps({"level": "error", "ts": float(c.ts("epoch_f")), "logger": "tls.obtain", "msg": "could not get certificate from issuer",
+                             "identifier": f"{c.svc}.example.com", "issuer": "acme.example.com-directory",
+                             "error": f"HTTP 429 urn:ietf:params:acme:error:rateLimited - too many certificates already issued for this name in the last week; wait before you retry"}))
+    L.append(json.dumps({"level": "warn", "ts": float(c.ts("epoch_f")), "logger": "http.auto_https", "msg": c.adv("ignore", feat="automatic HTTP->HTTPS redirects")}, ensure_ascii=False))
+    return "\n".join(L)
+
+
+# -- Kubernetes --
+
+def pod7(c):
+    return f"{c.svc}-{c.hx(9)[:9]}-{c.hx(5)}"
+
+
+def age7(c):
+    return c.pick([f"{c.n(2, 59)}s", f"{c.n(1, 59)}m", f"{c.n(1, 23)}h", f"{c.n(1, 40)}d", f"{c.n(1, 9)}m{c.n(1, 59)}s"])
+
+
+def f7_kubectl_get(c):
+    r = c.r
+    ns = c.pick(NS7)
+    rows = [["NAME", "READY", "STATUS", "RESTARTS", "AGE"]]
+    for _ in range(r.randint(3, 12)):
+        st = c.pick(["Running", "Running", "Running", "CrashLoopBackOff", "OOMKilled", "ImagePullBackOff", "ErrImagePull",
+                     "Pending", "Error", "Completed", "ContainerCreating", "Init:0/1", "CreateContainerConfigError"])
+        rs = "0" if st in ("Pending", "ContainerCreating", "ImagePullBackOff", "ErrImagePull") else f"{c.n(0, 60)}" + (f" ({age7(c)} ago)" if r.random() < 0.5 else "")
+        rows.append([f"{c.pick(SVC7)}-{c.hx(9)[:9]}-{c.hx(5)}", c.pick(["1/1", "0/1", "2/2", "1/2"]), st, rs, age7(c)])
+    L = [f"$ kubectl get pods -n {ns}"] + box7(rows)
+    if r.random() < 0.6:
+        L += [f"$ kubectl logs {rows[1][0]} -n {ns} --previous",
+              f"Error from server (BadRequest): previous terminated container \"{c.svc}\" in pod \"{rows[1][0]}\" not found",
+              f"# {c.adv('logs', path='/var/log/pods/' + ns + '_' + rows[1][0], svc='kubelet')}"]
+    else:
+        L.append(f"# {c.adv('memory', mem=c.pick(['256Mi', '512Mi']))}")
+    return "\n".join(L)
+
+
+def f7_kubectl_describe(c):
+    r = c.r
+    ns, pod, node = c.pick(NS7), pod7(c), f"ip-10-{c.n(0, 255)}-{c.n(0, 255)}-{c.n(1, 254)}.internal.example.com"
+    reason = c.pick(["OOMKilled", "Error", "OOMKilled"])
+    img = f"registry.example.com/{c.pick(['platform', 'shop', 'data'])}/{c.svc}:{c.pick(['1.4.2', 'sha-' + c.hx(7), '2025.03.1'])}"
+    L = [f"$ kubectl describe pod {pod} -n {ns}",
+         f"Name:             {pod}", f"Namespace:        {ns}", "Priority:         0", f"Service Account:  {c.svc}",
+         f"Node:             {node}/{c.ip()}", f"Start Time:       {c.ts('http').replace('GMT', '+0000')}",
+         f"Labels:           app.kubernetes.io/name={c.svc}", f"                  pod-template-hash={c.hx(9)[:9]}",
+         "Status:           Running", f"IP:               {c.ip()}", f"Controlled By:    ReplicaSet/{c.svc}-{c.hx(9)[:9]}",
+         "Containers:", f"  {c.svc}:", f"    Container ID:   containerd://{c.hx(64)}", f"    Image:          {img}",
+         f"    Port:           {c.pick([8080, 3000, 9000])}/TCP", "    State:          Waiting", "      Reason:       CrashLoopBackOff",
+         "    Last State:     Terminated", f"      Reason:       {reason}", f"      Exit Code:    {137 if reason == 'OOMKilled' else c.pick([1, 2, 255])}",
+         "    Ready:          False", f"    Restart Count:  {c.n(3, 80)}",
+         f"    Limits:         memory: {c.pick(['256Mi', '512Mi', '1Gi'])}  cpu: {c.pick(['500m', '1'])}",
+         "Conditions:", "  Type              Status", "  Ready             False", "  ContainersReady   False",
+         "Events:", "  Type     Reason     Age                  From     Message", "  ----     ------     ----                 ----     -------"]
+    evs = [("Normal", "Pulled", "kubelet", f"Container image \"{img}\" already present on machine"),
+           ("Normal", "Created", "kubelet", f"Created container {c.svc}"),
+           ("Warning", "BackOff", "kubelet", f"Back-off restarting failed container {c.svc} in pod {pod}_{ns}({c.uuid()})"),
+           ("Warning", "Unhealthy", "kubelet", f"Readiness probe failed: Get \"http://{c.ip()}:8080/healthz\": dial tcp {c.ip()}:8080: connect: connection refused"),
+           ("Warning", "FailedMount", "kubelet", f"MountVolume.SetUp failed for volume \"config\" : configmap \"{c.svc}-config\" not found")]
+    for t, rs, fr, msg in r.sample(evs, r.randint(2, 5)):
+        L.append(f"  {t:<8} {rs:<10} {age7(c) + ' (x' + str(c.n(2, 300)) + ' over ' + age7(c) + ')':<20} {fr:<8} {msg}")
+    L.append("# " + c.adv("memory" if reason == "OOMKilled" else "logs", path=f"kubectl logs {pod} -n {ns} --previous"))
+    return "\n".join(L)
+
+
+def f7_kubectl_events(c):
+    r = c.r
+    ns = c.pick(NS7)
+    rows = [["NAMESPACE", "LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]]
+    msgs = [("Warning", "FailedScheduling", "pod/{p}", "0/{k} nodes are available: {x} Insufficient memory, {y} node(s) had untolerated taint {{node-role.kubernetes.io/control-plane: }}. preemption: 0/{k} nodes are available: {k} No preemption victims found for incoming pod."),
+            ("Warning", "Failed", "pod/{p}", "Failed to pull image \"registry.example.com/{s}:latest\": rpc error: code = NotFound desc = failed to resolve reference: not found"),
+            ("Normal", "BackOff", "pod/{p}", "Back-off pulling image \"registry.example.com/{s}:latest\""),
+            ("Warning", "Evicted", "pod/{p}", "The node was low on resource: ephemeral-storage. Threshold quantity: 10%, available: {a}Ki."),
+            ("Warning", "OOMKilling", "node/{node}", "Memory cgroup out of memory: Killed process {a} ({s}) total-vm:{b}kB"),
+            ("Warning", "FailedCreate", "replicaset/{s}-{h}", "Error creating: pods \"{s}-{h}-\" is forbidden: exceeded quota: compute, requested: limits.memory=1Gi, used: limits.memory={a}Mi, limited: limits.memory=4Gi"),
+            ("Normal", "ScalingReplicaSet", "deployment/{s}", "Scaled up replica set {s}-{h} to {k}"),
+            ("Warning", "Unhealthy", "pod/{p}", "Liveness probe failed: HTTP probe failed with statuscode: 500"),
+            ("Warning", "FailedAttachVolume", "pod/{p}", "AttachVolume.Attach failed for volume \"pvc-{u}\" : volume is still attached to another node")]
+    for _ in range(r.randint(3, 14)):
+        t, rs, obj, msg = c.pick(msgs)
+        sub = lambda s: (s.replace("{p}", pod7(c)).replace("{s}", c.svc).replace("{h}", c.hx(9)[:9]).replace("{k}", str(c.n(2, 9)))
+                         .replace("{x}", str(c.n(1, 6))).replace("{y}", str(c.n(1, 3))).replace("{a}", str(c.n(1, 9999))).replace("{b}", str(c.n(10000, 9999999))).replace("{u}", c.uuid())
+                         .replace("{node}", f"ip-10-{c.n(0, 255)}-{c.n(0, 255)}-{c.n(1, 254)}").replace("{{", "{").replace("}}", "}"))
+        rows.append([ns, age7(c), t, rs, sub(obj), sub(msg)])
+    L = ["$ kubectl get events -A --sort-by=.lastTimestamp"] + box7(rows)
+    if r.random() < 0.5:
+        L.append(f"# {c.adv('config', opt='resources.requests.memory', path='values.yaml')}")
+    return "\n".join(L)
+
+
+def f7_kubelet(c):
+    r = c.r
+    L = []
+    pod = pod7(c)
+    ns = c.pick(NS7)
+    for _ in range(r.randint(2, 8)):
+        k = r.randrange(5)
+        pre = f"{c.ts('journal')} {c.pick(['node-a3', 'ip-10-0-3-17', 'k8s-worker-2'])} kubelet[{c.n(800, 3000)}]: "
+        if k == 0:
+            L.append(pre + f"E{c.ts('klog')}    {c.n(800, 3000)} pod_workers.go:{c.n(1200, 1400)}] \"Error syncing pod, skipping\" err=\"failed to \\\"StartContainer\\\" for \\\"{c.svc}\\\" with CrashLoopBackOff: \\\"back-off 5m0s restarting failed container={c.svc} pod={pod}_{ns}({c.uuid()})\\\"\" pod=\"{ns}/{pod}\"")
+        elif k == 1:
+            L.append(pre + f"E{c.ts('klog')}    {c.n(800, 3000)} remote_image.go:{c.n(150, 200)}] \"PullImage from image service failed\" err=\"rpc error: code = Unknown desc = failed to pull and unpack image \\\"registry.example.com/{c.svc}:{c.hx(7)}\\\": failed to resolve reference: unexpected status from HEAD request: 401 Unauthorized\" image=\"registry.example.com/{c.svc}:{c.hx(7)}\"")
+        elif k == 2:
+            L.append(pre + f"W{c.ts('klog')}    {c.n(800, 3000)} eviction_manager.go:{c.n(300, 400)}] \"Eviction manager: attempting to reclaim\" resourceName=\"memory\"")
+        elif k == 3:
+            L.append(pre + f"I{c.ts('klog')}    {c.n(800, 3000)} kubelet.go:{c.n(2000, 2600)}] \"SyncLoop (PLEG): event for pod\" pod=\"{ns}/{pod}\" event={{\"ID\":\"{c.uuid()}\",\"Type\":\"ContainerDied\",\"Data\":\"{c.hx(64)}\"}}")
+        else:
+            L.append(pre + f"E{c.ts('klog')}    {c.n(800, 3000)} kubelet_node_status.go:{c.n(500, 600)}] \"Error updating node status, will retry\" err=\"error getting node: Get \\\"https://{c.ip()}:6443/api/v1/nodes/node-a3?timeout=10s\\\": context deadline exceeded\"")
+    L.append(f"{c.ts('journal')} node-a3 kubelet[{c.n(800, 3000)}]: I{c.ts('klog')}    {c.n(800, 3000)} server.go:{c.n(400, 500)}] \"{c.adv('creds', login='kubectl create secret docker-registry regcred ...')}\"")
+    return "\n".join(L)
+
+
+def f7_kubectl_apply(c):
+    r = c.r
+    ns = c.pick(NS7)
+    L = [f"$ kubectl apply -f k8s/{c.svc}/ -n {ns}", f"configmap/{c.svc}-config configured", f"service/{c.svc} unchanged"]
+    k = r.randrange(3)
+    if k == 0:
+        L += [f"The Deployment \"{c.svc}\" is invalid: spec.template.metadata.labels: Invalid value: map[string]string{{\"app\":\"{c.svc}-{c.pick(['v2', 'v3', 'canary', 'blue', 'green'])}\",\"tier\":\"{c.pick(['web', 'api', 'worker'])}\"}}: `selector` does not match template `labels`",
+              "# The selector of an existing Deployment cannot change. Keep the old labels, or delete the Deployment and create it again during a maintenance window."]
+    elif k == 1:
+        L += [f"error: resource mapping not found for name: \"{c.svc}\" namespace: \"{ns}\" from \"k8s/{c.svc}/hpa.yaml\": no matches for kind \"HorizontalPodAutoscaler\" in version \"autoscaling/v2beta2\"",
+              "ensure CRDs are installed first",
+              f"# {c.adv('upgrade', opt='autoscaling/v2', ver='1.26')}"]
+    else:
+        L += [f"Error from server (Forbidden): error when applying patch: deployments.apps \"{c.svc}\" is forbidden: User \"system:serviceaccount:ci:{c.pick(['deployer', 'gitlab-runner', 'argocd'])}\" cannot patch resource \"deployments\" in API group \"apps\" in the namespace \"{ns}\"",
+              f"# {c.adv('perms')}",
+              f"# Ask a cluster admin to bind the role, e.g. kubectl create rolebinding deployer-edit --clusterrole=edit --serviceaccount=ci:deployer -n {ns}"]
+    return "\n".join(L)
+
+
+# -- containers --
+
+def f7_docker(c):
+    r = c.r
+    k = r.randrange(4)
+    if k == 0:
+        p = c.pick([5432, 8080, 3000, 6379, 80])
+        L = [f"$ docker run -d --name {c.svc} -p {p}:{p} registry.example.com/{c.svc}:latest", c.hx(64),
+             f"docker: Error response from daemon: driver failed programming external connectivity on endpoint {c.svc} ({c.hx(64)}): Bind for 0.0.0.0:{p} failed: port is already allocated.",
+             f"Another container or process already listens on port {p}. Stop it (`docker ps --filter publish={p}`), or publish on a different host port with -p {p + 1}:{p}."]
+    elif k == 1:
+        L = [f"$ docker pull registry.example.com/{c.svc}:{c.hx(7)}",
+             f"Error response from daemon: Head \"https://registry.example.com/v2/{c.svc}/manifests/{c.hx(7)}\": unauthorized: authentication required",
+             c.adv("creds", login="docker login registry.example.com")]
+    elif k == 2:
+        L = [f"$ docker compose up -d",
+             f"WARN[0000] /srv/{c.svc}/docker-compose.yml: `version` is obsolete; the top-level key is no longer used and you can delete it",
+             f"[+] Running {c.n(2, 5)}/{c.n(3, 6)}", f" ✔ Network {c.svc}_default  Created", f" ✔ Container {c.svc}-db-1  Healthy",
+             f" ✘ Container {c.svc}-migrate-1  Error", f"dependency failed to start: container {c.svc}-migrate-1 exited (1)",
+             c.adv("logs", path=f"docker compose logs migrate")]
+    else:
+        L = [f"{c.ts('journal')} {c.hn} dockerd[{c.n(500, 3000)}]: time=\"{c.ts('iso_ns')}\" level=error msg=\"Handler for POST /v1.44/containers/create returned error: write /var/lib/docker/overlay2/{c.hx(64)}-init/diff/etc/hosts: no space left on device\"",
+             f"{c.ts('journal')} {c.hn} dockerd[{c.n(500, 3000)}]: time=\"{c.ts('iso_ns')}\" level=warning msg=\"Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.\"",
+             f"# {c.adv('disk', path='/var/lib/docker')} `docker system df` shows what uses the space; `docker builder prune` frees the build cache."]
+    return "\n".join(L)
+
+
+def f7_buildkit(c):
+    r = c.r
+    steps = ["[internal] load build definition from Dockerfile", "[internal] load metadata for registry.example.com/base/node:20-alpine",
+             "[internal] load .dockerignore", "[builder 1/7] FROM registry.example.com/base/node:20-alpine@sha256:" + c.hx(64),
+             "[internal] load build context", "[builder 2/7] WORKDIR /app", "[builder 3/7] COPY package.json package-lock.json ./",
+             "[builder 4/7] RUN npm ci --omit=dev"]
+    L = [f"$ docker buildx build -t registry.example.com/{c.svc}:{c.hx(7)} ."]
+    for i, s in enumerate(steps):
+        L.append(f"#{i + 1} {s}")
+        if i < len(steps) - 1:
+            L.append(f"#{i + 1} {c.pick(['DONE', 'CACHED'])} {c.n(0, 9)}.{c.n(0, 9)}s" if "CACHED" not in s else f"#{i + 1} CACHED")
+    n = len(steps)
+    t0 = c.n(1, 30)
+    fail = c.pick(["npm ERR! code E401", "npm ERR! code ENOTFOUND", "npm ERR! code ETARGET"])
+    L += [f"#{n} {t0}.{c.n(100, 399)} {fail}",
+          f"#{n} {t0}.{c.n(400, 699)} npm ERR! {c.pick(['Incorrect or missing password.', 'request to https://npm.example.com/ failed, reason: getaddrinfo ENOTFOUND npm.example.com', 'No matching version found for left-pad@9.9.9.'])}",
+          f"#{n} {t0}.{c.n(700, 999)} npm ERR! {c.adv('creds', login='npm login --registry https://npm.example.com')}",
+          f"#{n} ERROR: process \"/bin/sh -c npm ci --omit=dev\" did not complete successfully: exit code: 1",
+          "------", f" > [builder 4/7] RUN npm ci --omit=dev:", "------",
+          f"Dockerfile:{c.n(5, 12)}", "--------------------", "   4 |     COPY package.json package-lock.json ./",
+          "   5 | >>> RUN npm ci --omit=dev", "--------------------",
+          "ERROR: failed to solve: process \"/bin/sh -c npm ci --omit=dev\" did not complete successfully: exit code: 1",
+          "Pass the registry token as a build secret (--secret id=npmrc,src=$HOME/.npmrc) instead of baking it into the image."]
+    return "\n".join(L)
+
+
+def f7_podman(c):
+    r = c.r
+    k = r.randrange(3)
+    if k == 0:
+        tag = c.pick(["latest", c.hx(7), f"1.{c.n(0, 30)}", "dev"])
+        L = [f"$ podman run {c.pick(['-it', '--rm -it', '-d'])} {c.svc}:{tag}{c.pick(['', ' sh', ' migrate', ' --help'])}",
+             f"Error: short-name \"{c.svc}:{tag}\" did not resolve to an alias and no unqualified-search registries are defined in \"/etc/containers/registries.conf\"",
+             f"Use a fully qualified name such as registry.example.com/{c.svc}:{tag}, or add the registry to unqualified-search-registries."]
+    elif k == 1:
+        p = c.pick([80, 443, 25, 53, 389])
+        L = [f"$ podman run -d -p {p}:{c.pick([8080, 8443, 3000])} {c.svc}:{c.pick(['latest', c.hx(7)])}",
+             f"Error: rootlessport listen tcp 0.0.0.0:{p}: bind: permission denied",
+             f"Ports below 1024 are privileged for rootless containers. Publish on a high port (-p {c.pick([8080, 8443, 10080, 18080])}:{c.pick([8080, 8443, 3000])}) or lower net.ipv4.ip_unprivileged_port_start with sysctl.",
+             c.adv("perms")]
+    else:
+        L = [f"WARN[0000] The cgroupv2 manager is set to systemd but there is no systemd user session available",
+             "WARN[0000] No user session was found for this login; a session started through ssh or machinectl provides one",
+             f"WARN[0000] If the containers must keep running after you log out, turn on lingering for your user: `loginctl enable-linger {c.n(1000, 1010)}`",
+             "WARN[0000] Falling back to --cgroup-manager=cgroupfs",
+             f"Error: creating container storage: the container name \"{c.svc}\" is already in use by {c.hx(64)}. Remove it first or pick another --name",
+             c.adv("run", cmd=f"podman rm -f {c.svc}")]
+    return "\n".join(L)
+
+
+# -- CI systems --
+
+def cmds7(c):
+    """A build step: the command and a few lines of its failing output."""
+    k = c.r.randrange(5)
+    if k == 0:
+        added, mod, high, passed = c.n(200, 1800), c.n(0, 9), c.n(0, 5), c.n(20, 400)
+        return ["npm ci", f"added {added} packages, and audited {added + c.n(1, 40)} packages in {c.n(5, 90)}s",
+                f"{mod + high + c.n(0, 6)} vulnerabilities ({mod} moderate, {high} high)", "To address issues that do not need a breaking change, run:", "  npm audit fix",
+                "npm test", f"FAIL src/{c.pick(['cart', 'api', 'auth'])}.test.ts", f"  ● {c.pick(['Cart', 'Api', 'Login'])} › {c.pick(['applies the coupon', 'retries on 503', 'rejects an expired token'])}",
+                f"    expect(received).toBe(expected) // Object.is equality", f"    Expected: {c.n(1, 99)}", f"    Received: {c.n(100, 999)}",
+                f"Tests:       1 failed, {passed} passed, {passed + 1} total"]
+    if k == 1:
+        return ["pytest -q --maxfail=1", f"{'.' * c.n(10, 60)}F",
+                f"FAILED tests/test_{c.pick(TABLES7)}.py::test_{c.pick(['create', 'refund', 'export'])} - AssertionError: assert {c.n(200, 500)} == 201",
+                f"1 failed, {c.n(20, 400)} passed, {c.n(0, 9)} warnings in {c.n(3, 200)}.{c.n(10, 99)}s"]
+    if k == 2:
+        return ["go test ./...", f"--- FAIL: Test{c.pick(['Handler', 'Retry', 'Parse'])} ({c.n(0, 9)}.{c.n(10, 99)}s)",
+                f"    {c.pick(['handler', 'retry', 'parse'])}_test.go:{c.n(10, 200)}: got status {c.n(400, 504)}, want 200",
+                "FAIL", f"FAIL\texample.com/{c.svc}/internal/{c.pick(['api', 'store'])}\t{c.n(0, 9)}.{c.n(100, 999)}s"]
+    if k == 3:
+        return ["cargo test --locked", f"  Downloaded {c.n(2, 300)} crates ({c.n(1, 90)}.{c.n(0, 9)} MB) in {c.n(1, 40)}.{c.n(10, 99)}s", f"error: the lock file /builds/{c.svc}/Cargo.lock needs to be updated but --locked was passed to prevent this",
+                "Commit an up-to-date Cargo.lock (run `cargo update -w` locally), or drop --locked if this job may change it."]
+    return ["./gradlew test", f"{c.pick(['OrderServiceTest', 'AuthControllerTest'])} > {c.pick(['refundsPartialAmount()', 'rejectsExpiredToken()'])} FAILED",
+            f"    org.opentest4j.AssertionFailedError at {c.pick(['OrderServiceTest', 'AuthControllerTest'])}.java:{c.n(20, 300)}",
+            f"{c.n(20, 400)} tests completed, 1 failed", "FAILURE: Build failed with an exception."]
+
+
+def f7_gitlab_ci(c):
+    r = c.r
+    job = c.n(100000, 9999999)
+    L = [f"Running with gitlab-runner 17.{c.n(0, 6)}.{c.n(0, 3)} ({c.hx(8)})", f"  on {c.pick(['docker-shared', 'k8s-runner', 'build-5'])} {c.hx(8)}, system ID: r_{c.hx(12)}",
+         "Preparing the \"docker\" executor", f"Using Docker executor with image registry.example.com/ci/{c.pick(['node:20', 'python:3.12', 'golang:1.22', 'rust:1.79'])} ...",
+         f"Pulling docker image registry.example.com/ci/build:{c.hx(7)} ...", "Preparing environment",
+         f"Running on runner-{c.hx(8)}-project-{c.n(10, 999)}-concurrent-0 via {c.pick(HN7)}...", "Getting source from Git repository",
+         f"Fetching changes with git depth set to 20...", f"Checking out {c.hx(8)} as detached HEAD (ref is {c.pick(BRANCH7)})...",
+         "Skipping Git submodules setup"]
+    if r.random() < 0.5:
+        L += ["Restoring cache", f"Checking cache for {c.pick(['node-modules', 'pip', 'cargo'])}-{c.hx(8)}-protected...",
+              "WARNING: file does not exist", "Failed to extract cache"]
+    L.append("Executing \"step_script\" stage of the job script")
+    for i, cmd in enumerate(cmds7(c)):
+        L.append(("$ " if i == 0 or cmd.split(" ")[0] in ("npm", "pytest", "go", "cargo", "./gradlew") and i > 0 and not cmd.startswith("npm ERR") and len(cmd) < 40 else "") + cmd)
+    if r.random() < 0.5:
+        L.append(f"WARNING: {c.adv('upgrade', opt='rules:', ver='18.0') if r.random() < 0.5 else c.adv('ignore', feat='the dependency proxy')}")
+    L += ["Cleaning up project directory and file based variables", f"ERROR: Job failed: exit code {c.pick([1, 1, 2, 137])}"]
+    return "\n".join(L)
+
+
+def f7_github_actions(c):
+    r = c.r
+    L = [f"{c.ts('iso_ns')} ##[group]Run actions/checkout@v4", f"{c.ts('iso_ns')} with:", f"{c.ts('iso_ns')}   repository: example/{c.svc}",
+         f"{c.ts('iso_ns')}   token: ***", f"{c.ts('iso_ns')} ##[endgroup]",
+         f"{c.ts('iso_ns')} ##[warning]`set-output` is deprecated and will stop working; write to $GITHUB_OUTPUT instead. See https://docs.example.com/ci/env-files"]
+    cmds = cmds7(c)
+    L += [f"{c.ts('iso_ns')} ##[group]Run {cmds[0]}", f"{c.ts('iso_ns')} {cmds[0]}", f"{c.ts('iso_ns')} shell: /usr/bin/bash -e {{0}}",
+          f"{c.ts('iso_ns')} env:", f"{c.ts('iso_ns')}   NODE_ENV: test", f"{c.ts('iso_ns')} ##[endgroup]"]
+    for x in cmds[1:]:
+        L.append(f"{c.ts('iso_ns')} {x}")
+    L.append(f"{c.ts('iso_ns')} ##[error]Process completed with exit code {c.pick([1, 2, 101])}.")
+    if r.random() < 0.6:
+        L.append(f"{c.ts('iso_ns')} ##[warning]Node.js 16 actions are deprecated. Update these actions to versions that run on Node.js 20: actions/cache@v3. {c.adv('docs', url='https://docs.example.com/ci/node20-migration')}")
+    L.append(f"{c.ts('iso_ns')} Post job cleanup.")
+    return "\n".join(L)
+
+
+def f7_jenkins(c):
+    r = c.r
+    by = c.pick(["user " + c.user, "GitHub push by " + c.user, "timer", f'upstream project "{c.svc}-build" build number {c.n(10, 900)}'])
+    L = [f"Started by {by}",
+         f"Obtained Jenkinsfile from git https://git.example.com/platform/{c.svc}.git", "[Pipeline] Start of Pipeline",
+         f"[Pipeline] node", f"Running on {c.pick(['build-agent-3', 'linux-large-1', 'docker-agent-7'])} in /home/jenkins/workspace/{c.svc}_{c.pick(BRANCH7).replace('/', '_')}",
+         "[Pipeline] {", "[Pipeline] stage", "[Pipeline] { (Test)", "[Pipeline] sh"]
+    cmds = cmds7(c)
+    L.append(f"+ {cmds[0]}")
+    L += cmds[1:]
+    L += ["[Pipeline] }", "[Pipeline] // stage", "[Pipeline] stage", "[Pipeline] { (Deploy)",
+          "Stage \"Deploy\" skipped due to earlier failure(s)", "[Pipeline] }", "[Pipeline] // node", "[Pipeline] End of Pipeline"]
+    if r.random() < 0.5:
+        L.append(f"WARNING: {c.adv('upgrade', opt='the Pipeline: Groovy plugin', ver='3.' + str(c.n(0, 9)))}")
+    L += [f"ERROR: script returned exit code {c.pick([1, 2, 127])}", "Finished: FAILURE"]
+    return "\n".join(L)
+
+
+def f7_circleci(c):
+    r = c.r
+    cmds = cmds7(c)
+    L = [f"#!/bin/bash -eo pipefail", cmds[0]] + cmds[1:] + ["", f"Exited with code exit status {c.pick([1, 2])}", ""]
+    if r.random() < 0.6:
+        L += ["CircleCI received exit code 1",
+              f"Hint: this job ran on the `{c.pick(['small', 'medium'])}` resource class; if the tests were killed for memory, try `resource_class: large` in .circleci/config.yml.",
+              c.adv("docs", url="https://docs.example.com/ci/resource-classes")]
+    return "\n".join(L)
+
+
+def f7_buildkite(c):
+    r = c.r
+    cmds = cmds7(c)
+    L = [f"~~~ Preparing working directory", f"$ cd /var/lib/buildkite-agent/builds/{c.pick(HN7)}-1/example/{c.svc}",
+         f"# Host \"git.example.com\" already in list of known hosts at \"/var/lib/buildkite-agent/.ssh/known_hosts\"",
+         f"$ git fetch -v --prune -- origin {c.pick(BRANCH7)}", f"$ git checkout -f {c.hx(40)}",
+         "~~~ Running plugin docker-compose command hook", "~~~ Running commands", f"$ {cmds[0]}"] + cmds[1:]
+    L += [f"🚨 Error: The command exited with status {c.pick([1, 2, 127])}", "^^^ +++", f"user command error: exit status {c.pick([1, 2])}"]
+    if r.random() < 0.5:
+        L.append(f"~~~ {c.adv('retry')}")
+    return "\n".join(L)
+
+
+# -- infrastructure as code --
+
+def tfbox7(lines):
+    return ["╷"] + ["│ " + x if x else "│" for x in lines] + ["╵"]
+
+
+def f7_terraform(c):
+    r = c.r
+    res = c.pick([("aws_s3_bucket", "logs"), ("aws_db_instance", "main"), ("google_container_cluster", "primary"),
+                  ("azurerm_key_vault", "app"), ("aws_iam_role", "ci_deploy"), ("kubernetes_namespace", "apps")])
+    L = ["$ terraform apply -auto-approve" if r.random() < 0.5 else "$ terraform plan -out tfplan"]
+    for _ in range(r.randint(1, 4)):
+        L.append(f"{res[0]}.{res[1]}: {c.pick(['Refreshing state...', 'Creating...', 'Modifying... [id=' + c.svc + '-' + c.hx(6) + ']'])}")
+    k = r.randrange(4)
+    if k == 0:
+        res = ("aws_s3_bucket", c.pick(["logs", "assets", "exports"]))
+        body = [f"Error: creating S3 Bucket ({c.svc}-logs-{c.hx(4)}): operation error S3: CreateBucket, https response error StatusCode: 409, RequestID: {c.hx(16).upper()}, BucketAlreadyExists: ",
+                "", f"  with {res[0]}.{res[1]},", f"  on main.tf line {c.n(5, 200)}, in resource \"{res[0]}\" \"{res[1]}\":",
+                f"  {c.n(5, 200)}: resource \"{res[0]}\" \"{res[1]}\" {{", "", "Bucket names are global: pick a name that includes your account or environment, or import the existing bucket with `terraform import`."]
+    elif k == 1:
+        body = ["Error: Inconsistent dependency lock file", "", "The providers pinned in .terraform.lock.hcl no longer satisfy the version constraints in your configuration:",
+                f"  - provider registry.example.com/hashicorp/aws: locked version selection {c.n(4, 5)}.{c.n(0, 60)}.0 doesn't match the updated version constraints \"~> 5.{c.n(61, 80)}\"",
+                "", "Re-select provider versions and rewrite the lock file with:", "  terraform init -upgrade"]
+    elif k == 2:
+        body = [f"Error: Unsupported argument", "", f"  on variables.tf line {c.n(3, 60)}, in variable \"{c.pick(['region', 'instance_type', 'tags'])}\":",
+                f"  {c.n(3, 60)}:   nullable = \"false\"", "", "An argument named \"nullable\" expects a bool; remove the quotes, or check which Terraform version this module needs."]
+    else:
+        body = ["Error: No valid credential sources found", "", f"  with provider[\"registry.example.com/hashicorp/aws\"],", "  on providers.tf line 1, in provider \"aws\":",
+                "   1: provider \"aws\" {", "", c.adv("creds", login="aws sso login --profile " + c.pick(["staging", "prod", "dev"])),
+                "Set AWS_PROFILE, or configure the shared credentials file, before you run Terraform again."]
+    L += tfbox7(body)
+    if r.random() < 0.3:
+        L += tfbox7(["Warning: Argument is deprecated", "", f"  with {res[0]}.{res[1]},", "", c.adv("upgrade", opt="the aws_s3_bucket_acl resource", ver="6.0")])
+    return "\n".join(L)
+
+
+def f7_terraform_lock(c):
+    r = c.r
+    who = f"{c.pick(USER7)}@{c.pick(HN7 + ['MacBook-Pro.local', 'runner-' + c.hx(8)])}"
+    back = c.pick([f"s3://tfstate-{c.svc}/env/{c.pick(['prod', 'staging'])}/terraform.tfstate", f"gs://tfstate-example/{c.svc}/default.tflock",
+                   f"azurerm: tfstate/{c.svc}.terraform.tfstate", f"tfstate-{c.svc}/{c.pick(['prod', 'staging'])}/terraform.tfstate"])
+    L = [f"$ terraform {c.pick(['plan', 'apply', 'destroy -target=module.' + c.svc])}", "Acquiring state lock. This may take a few moments..."]
+    L += tfbox7(["Error: Error acquiring the state lock", "",
+                 f"Error message: {c.pick(['ConditionalCheckFailedException: The conditional request failed', 'writing lock file: precondition failed', 'state blob is already locked'])}",
+                 "Lock Info:", f"  ID:        {c.uuid()}", f"  Path:      {back}", f"  Operation: {c.pick(['OperationTypeApply', 'OperationTypePlan'])}",
+                 f"  Who:       {who}", f"  Version:   1.{c.n(5, 9)}.{c.n(0, 5)}", f"  Created:   {c.ts('sp')}.{c.n(100000, 999999)} +0000 UTC", "  Info:      ", "", "",
+                 "The state is locked so that two runs cannot write it at the same time. Most often another plan",
+                 "or apply is still running (check your CI pipelines); wait for it and try again.",
+                 "If you are certain that no other run is active, for example because a runner was killed,",
+                 "you can release the lock with `terraform force-unlock <ID>`. Do this only after checking:",
+                 "two runs writing the same state can corrupt it."])
+    if r.random() < 0.5:
+        L.append(c.adv("retry"))
+    return "\n".join(L)
+
+
+def f7_ansible(c):
+    r = c.r
+    hosts = [f"{c.pick(HN7)}.example.com" for _ in range(r.randint(2, 4))]
+    L = [f"PLAY [{c.pick(['Configure web servers', 'Deploy ' + c.svc, 'Patch database hosts'])}] " + "*" * 40, "",
+         "TASK [Gathering Facts] " + "*" * 40]
+    for h in hosts:
+        L.append(f"ok: [{h}]")
+    t = c.pick([("Install packages", "fatal: [{h}]: FAILED! => {{\"changed\": false, \"msg\": \"Failed to update apt cache: unknown reason\"}}"),
+                ("Template nginx config", "fatal: [{h}]: FAILED! => {{\"changed\": false, \"msg\": \"AnsibleUndefinedVariable: 'upstream_port' is undefined. 'upstream_port' is undefined\"}}"),
+                ("Ensure service is running", "fatal: [{h}]: FAILED! => {{\"changed\": false, \"msg\": \"Unable to start service " + c.svc + ": Job for " + c.svc + ".service failed because the control process exited with error code.\\nInspect it with \\\"systemctl status " + c.svc + ".service\\\" or \\\"journalctl -xeu " + c.svc + ".service\\\".\\n\"}}"),
+                ("Copy TLS key", "fatal: [{h}]: FAILED! => {{\"changed\": false, \"checksum\": \"" + c.hx(40) + "\", \"msg\": \"Destination directory /etc/ssl/private does not exist\"}}")])
+    L += ["", f"TASK [{c.pick(['common', 'web', 'app'])} : {t[0]}] " + "*" * 30]
+    for h in hosts:
+        if r.random() < 0.5:
+            L.append(t[1].replace("{h}", h).replace("{{", "{").replace("}}", "}"))
+        else:
+            L.append(f"changed: [{h}]")
+    if r.random() < 0.5:
+        L.append(f"[WARNING]: {c.adv('upgrade', opt='ansible.builtin.apt with update_cache', ver='2.' + str(c.n(17, 20)))}")
+    L += ["", "PLAY RECAP " + "*" * 40]
+    for h in hosts:
+        L.append(f"{h:<28}: ok={c.n(1, 30):<3} changed={c.n(0, 9):<3} unreachable=0    failed={c.n(0, 1):<3} skipped={c.n(0, 9):<3} rescued=0    ignored=0")
+    L.append(f"[NOTE]: {c.adv('run', cmd='ansible-playbook site.yml --limit @site.retry -vvv')}")
+    return "\n".join(L)
+
+
+def f7_helm(c):
+    r = c.r
+    ns = c.pick(NS7)
+    k = r.randrange(3)
+    if k == 0:
+        L = [f"$ helm upgrade --install {c.svc} ./charts/{c.svc} -n {ns} -f values-{c.pick(['prod', 'staging'])}.yaml",
+             "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress",
+             f"$ helm history {c.svc} -n {ns}"]
+        rows = [["REVISION", "UPDATED", "STATUS", "CHART", "APP VERSION", "DESCRIPTION"]]
+        for i in range(r.randint(2, 5)):
+            rows.append([str(i + 1), c.ts("ctime"), "superseded", f"{c.svc}-0.{c.n(1, 9)}.{i}", f"1.{c.n(0, 9)}.{i}", "Upgrade complete"])
+        rows.append([str(len(rows)), c.ts("ctime"), "pending-upgrade", f"{c.svc}-0.9.9", "1.9.9", "Preparing upgrade"])
+        L += box7(rows)
+        L.append("A previous upgrade was interrupted and left the release pending. Roll back to the last good revision with `helm rollback " + c.svc + " <REVISION> -n " + ns + "`, then upgrade again.")
+    elif k == 1:
+        L = [f"$ helm install {c.svc} ./charts/{c.svc} -n {ns}",
+             f"Error: INSTALLATION FAILED: template: {c.svc}/templates/deployment.yaml:{c.n(10, 90)}:{c.n(3, 40)}: executing \"{c.svc}/templates/deployment.yaml\" at <.Values.image.tag>: nil pointer evaluating interface {{}}.tag",
+             f"# {c.adv('config', opt='image.tag', path='values.yaml')}"]
+    else:
+        repo = c.pick(["stable", "platform", "bitnami-mirror", "incubator"])
+        L = [f"$ helm dependency build ./charts/{c.svc}",
+             f"Getting updates for {c.n(1, 4)} dependencies of {c.svc} {c.n(0, 3)}.{c.n(0, 30)}.{c.n(0, 9)}",
+             f"Error: no repository definition for https://charts.example.com/{repo}. Add it with 'helm repo add' before you build dependencies",
+             f"# {c.adv('run', cmd=f'helm repo add {repo} https://charts.example.com/{repo} && helm repo update')}"]
+    return "\n".join(L)
+
+
+def f7_pulumi(c):
+    r = c.r
+    stack = c.pick(["dev", "staging", "prod"])
+    L = [f"Updating (example/{stack})", "", f"View in Browser (Ctrl+O): https://app.pulumi.example.com/example/{c.svc}/{stack}/updates/{c.n(10, 900)}", "",
+         "     Type                        Name                 Status                  Info",
+         f"     pulumi:pulumi:Stack         {c.svc}-{stack}     **failed**              1 error",
+         f" +   ├─ aws:s3:BucketV2           {c.svc}-assets      **creating failed**     1 error",
+         f" ~   └─ aws:lambda:Function       {c.svc}-handler     updated (3s)            [diff: ~code]", "",
+         "Diagnostics:", f"  aws:s3:BucketV2 ({c.svc}-assets):",
+         f"    error: 1 error occurred:", f"    \t* creating S3 Bucket ({c.svc}-assets-{c.hx(7)}): operation error S3: CreateBucket, https response error StatusCode: 403, RequestID: {c.hx(16).upper()}, api error AccessDenied: Access Denied", "",
+         f"  pulumi:pulumi:Stack ({c.svc}-{stack}):", "    error: update failed", "",
+         "Resources:", f"    ~ 1 updated", f"    {c.n(5, 40)} unchanged", "", f"Duration: {c.n(5, 90)}s", "",
+         c.adv("perms") if r.random() < 0.5 else "The deploy role is missing s3:CreateBucket. Add it to the role's policy or run the update with a profile that has it."]
+    return "\n".join(L)
+
+
+def f7_cloudformation(c):
+    r = c.r
+    stack = f"{c.svc}-{c.pick(['prod', 'staging'])}"
+    rows = [["Timestamp", "LogicalResourceId", "ResourceStatus", "ResourceStatusReason"]]
+    evs = [(stack, "UPDATE_ROLLBACK_COMPLETE", ""), ("ApiFunction", "UPDATE_COMPLETE", ""),
+           (stack, "UPDATE_ROLLBACK_IN_PROGRESS", "The following resource(s) failed to update: [ApiFunction]."),
+           ("ApiFunction", "UPDATE_FAILED", c.pick([f"Resource handler returned message: \"The runtime parameter of nodejs14.x is no longer supported for creating or updating AWS Lambda functions. Use a supported runtime such as nodejs20.x.\" (RequestToken: {c.uuid()}, HandlerErrorCode: InvalidRequest)",
+                                                    f"Resource handler returned message: \"Unzipped size must be smaller than 262144000 bytes\" (HandlerErrorCode: InvalidRequest)"])),
+           ("AssetsBucket", "UPDATE_COMPLETE", ""), ("ApiFunction", "UPDATE_IN_PROGRESS", ""), (stack, "UPDATE_IN_PROGRESS", "User Initiated")]
+    for lid, st, why in evs[:r.randint(4, len(evs))]:
+        rows.append([c.ts("iso_s"), lid, st, why or "-"])
+    L = [f"$ aws cloudformation describe-stack-events --stack-name {stack} --query 'StackEvents[].[Timestamp,LogicalResourceId,ResourceStatus,ResourceStatusReason]' --output table"]
+    L += box7(rows)
+    L.append(c.adv("upgrade", opt="nodejs20.x", ver="2025") if r.random() < 0.5 else c.adv("docs", url="https://docs.example.com/cloudformation/troubleshooting"))
+    return "\n".join(L)
+
+
+# -- cloud SDKs and CLIs --
+
+def f7_aws_cli(c):
+    r = c.r
+    acct = f"{c.n(100000000000, 999999999999)}"
+    k = r.randrange(4)
+    if k == 0:
+        op, act, cmd = c.pick([("GetObject", "s3:GetObject", f"s3 cp s3://{c.svc}-exports/report.csv ."),
+                               ("PutItem", "dynamodb:PutItem", f"dynamodb put-item --table-name {c.svc} --item file://item.json"),
+                               ("SendMessage", "sqs:SendMessage", f"sqs send-message --queue-url https://sqs.example.com/{acct}/{c.svc} --message-body file://msg.json"),
+                               ("AssumeRole", "sts:AssumeRole", f"sts assume-role --role-arn arn:aws:iam::{acct}:role/deploy --role-session-name {c.user}"),
+                               ("DescribeInstances", "ec2:DescribeInstances", f"ec2 describe-instances --region {c.pick(['us-east-1', 'eu-west-1'])}")])
+        L = [f"$ aws {cmd}",
+             f"An error occurred (AccessDenied) when calling the {op} operation: User: arn:aws:sts::{acct}:assumed-role/{c.pick(['ci-runner', 'developer', c.svc + '-task'])}/{c.user} is not authorized to perform: {act} on resource: arn:aws:{act.split(':')[0]}:::{c.svc}* because no identity-based policy allows the {act} action",
+             c.adv("perms")]
+    elif k == 1:
+        L = [f"$ aws s3 ls --profile {c.pick(['prod', 'staging', 'sandbox'])}",
+             f"Refreshing the SSO session '{c.svc}-{c.n(1, 99)}' (https://sso.example.com/start) failed at {c.ts('iso_s')}",
+             f"Error when retrieving token from sso: Token has expired and refresh failed",
+             c.adv("creds", login=f"aws sso login --profile {c.pick(['prod', 'staging', 'sandbox'])}")]
+    elif k == 2:
+        L = [f"$ aws ecs update-service --region {c.pick(['us-east-1', 'eu-west-1', 'eu-central-1'])} --cluster {c.pick(['main', 'prod', 'apps'])}-{c.n(1, 9)} --service {c.svc} --force-new-deployment --desired-count",
+             "usage: aws [options] <command> <subcommand> [<subcommand> ...] [parameters]",
+             "For help on a command, run one of:", "", "  aws help", "  aws <command> help", "  aws <command> <subcommand> help", "",
+             "aws: error: argument --desired-count: expected one argument"]
+    else:
+        L = [f"Traceback (most recent call last):", f"  File \"/srv/{c.svc}/upload.py\", line {c.n(10, 200)}, in <module>",
+             f"    s3.upload_file(path, BUCKET, key)",
+             f"botocore.exceptions.ClientError: An error occurred (SlowDown) when calling the PutObject operation (reached max retries: 4): Please reduce your request rate.",
+             f"WARNING {c.svc}: {c.adv('retry')}",
+             f"WARNING {c.svc}: {c.adv('config', opt='retries.max_attempts', path='~/.aws/config')}"]
+    return "\n".join(L)
+
+
+def f7_lambda(c):
+    r = c.r
+    rid = c.uuid()
+    ver = "$LATEST" if r.random() < 0.7 else str(c.n(1, 90))
+    L = []
+    if r.random() < 0.5:
+        L.append(f"INIT_START Runtime Version: {c.pick(['nodejs:20', 'python:3.12', 'java:21'])}.v{c.n(10, 40)}\tRuntime Version ARN: arn:aws:lambda:{c.pick(['us-east-1', 'eu-west-1'])}::runtime:{c.hx(64)}")
+    L.append(f"START RequestId: {rid} Version: {ver}")
+    for _ in range(r.randint(0, 4)):
+        L.append(f"{c.ts('iso')}\t{rid}\tINFO\t{c.pick(['processing batch', 'fetched config', 'calling payments api', 'records in batch: ' + str(c.n(1, 500))])}")
+    k = r.randrange(3)
+    if k == 0:
+        et, em = c.pick([("Runtime.UnhandledPromiseRejection", f"Error: connect ETIMEDOUT {c.ip()}:5432"), ("TypeError", "Cannot read properties of undefined (reading 'Records')"),
+                         ("Runtime.ImportModuleError", "Error: Cannot find module 'aws-sdk'\nRequire stack:\n- /var/task/index.js")])
+        err = {"errorType": et, "errorMessage": em, "stack": [f"{et}: {em.splitlines()[0]}", "    at process.<anonymous> (file:///var/runtime/index.mjs:1276:17)", "    at process.emit (node:events:519:28)"]}
+        L.append(f"{c.ts('iso')}\t{rid}\tERROR\tInvoke Error \t{json.dumps(err)}")
+        if "aws-sdk" in em:
+            L.append(f"{c.ts('iso')}\t{rid}\tWARN\tThe nodejs18.x and newer runtimes ship SDK v3 only. Bundle the v2 SDK with your function, or move your code to @aws-sdk/client-* packages.")
+    elif k == 1:
+        L.append(f"{c.ts('iso')} {rid} Task timed out after {c.pick([3, 6, 15, 30])}.{c.n(0, 99):02d} seconds")
+    else:
+        em = c.pick(["'Records'", "An error occurred (ThrottlingException) when calling the PutItem operation", "invalid literal for int() with base 10: ''"])
+        L.append(f"[ERROR] {c.pick(['KeyError', 'ClientError', 'ValueError'])}: {em}")
+        L.append("Traceback (most recent call last):")
+        L.append(f"  File \"/var/task/handler.py\", line {c.n(5, 90)}, in lambda_handler")
+        L.append("    " + c.pick(['for rec in event["Records"]:', "table.put_item(Item=item)", 'n = int(params.get("limit", ""))']))
+    mem = c.pick([128, 256, 512, 1024])
+    L.append(f"END RequestId: {rid}")
+    dur = c.n(1, 30000)
+    L.append(f"REPORT RequestId: {rid}\tDuration: {dur}.{c.n(0, 99):02d} ms\tBilled Duration: {dur + 1} ms\tMemory Size: {mem} MB\tMax Memory Used: {c.n(60, mem)} MB" + (f"\tInit Duration: {c.n(100, 900)}.{c.n(0, 99):02d} ms" if r.random() < 0.5 else "") + ("\tStatus: timeout" if k == 1 else ""))
+    if r.random() < 0.5:
+        L.append(f"# {c.adv('config', opt='Timeout', path='template.yaml') if k == 1 else c.adv('logs', path='/aws/lambda/' + c.svc)}")
+    return "\n".join(L)
+
+
+def f7_gcloud(c):
+    r = c.r
+    proj = f"{c.svc}-{c.pick(['prod', 'staging'])}-{c.n(100000, 999999)}"
+    k = r.randrange(3)
+    if k == 0:
+        L = [f"$ gcloud run deploy {c.svc} --image {c.pick(['europe-west1', 'us-central1'])}-docker.pkg.example.com/{proj}/app/{c.svc}:{c.hx(7)} --region europe-west1",
+             "Deploying container to Cloud Run service [" + c.svc + "] in project [" + proj + "] region [europe-west1]",
+             "X Deploying...", "  - Creating Revision...", "  . Routing traffic...",
+             "Deployment failed",
+             f"ERROR: (gcloud.run.deploy) Revision '{c.svc}-{c.n(10, 99):05d}-{c.hx(3)}' is not ready and cannot serve traffic. The container exited before it listened on PORT=8080.",
+             f"Your app must bind 0.0.0.0:$PORT within the startup timeout; the revision's logs usually say why it did not.", "", f"Logs URL: https://console.example.com/logs/viewer?project={proj}&resource=cloud_run_revision",
+             f"For more troubleshooting guidance, see {c.sub('https://docs.example.com/run/troubleshooting#container-failed-to-start', {})}",
+             c.adv("config", opt="PORT", path="Dockerfile")]
+    elif k == 1:
+        L = [f"$ gcloud storage cp gs://{proj}-exports/report.csv .",
+             f"ERROR: (gcloud.storage.cp) [{c.user}@example.com] does not have permission to access b instance [{proj}-exports] (or it may not exist): {c.user}@example.com lacks storage.objects.list on this bucket. The active account is {c.user}@example.com (property [core/account]).",
+             f"To switch accounts, run `gcloud config set account ACCOUNT`; to list the credentialed accounts, run `gcloud auth list`."]
+    else:
+        L = [f"$ gcloud compute instances list --project {proj}",
+             "ERROR: (gcloud.compute.instances.list) There was a problem refreshing your current auth tokens: Reauthentication failed. cannot prompt during non-interactive execution.",
+             c.adv("creds", login="gcloud auth login"),
+             "If you run this from a script, authenticate with a service account key or workload identity instead."]
+    return "\n".join(L)
+
+
+def f7_az(c):
+    r = c.r
+    sub = c.uuid()
+    k = r.randrange(3)
+    if k == 0:
+        L = [f"$ az group deployment create -g rg-{c.svc} --template-file main.bicep",
+             f"WARNING: 'az group deployment' is deprecated; switch your scripts to 'az deployment group create'.",
+             f"ERROR: (AuthorizationFailed) The client '{c.user}@example.com' with object id '{c.uuid()}' does not have authorization to perform action 'Microsoft.Resources/deployments/validate/action' over scope '/subscriptions/{sub}/resourcegroups/rg-{c.svc}/providers/Microsoft.Resources/deployments/main' or the scope is invalid. A role assigned in the last few minutes may not be in your token yet; sign in again to refresh it.",
+             "Code: AuthorizationFailed", "Message: The client does not have authorization to perform this action.",
+             c.adv("perms")]
+    elif k == 1:
+        L = [f"$ az acr login --name {c.svc.replace('-', '')}registry",
+             "ERROR: No signed-in account was found. Run 'az login' first.",
+             c.adv("creds", login="az login --tenant " + c.uuid())]
+    else:
+        L = [f"$ az webapp up --name {c.svc}-{c.n(100, 999)} --runtime PYTHON:3.9",
+             f"WARNING: The runtime PYTHON:3.9 reaches end of life soon. {c.adv('upgrade', opt='PYTHON:3.12', ver='2025-10')}",
+             f"ERROR: (Conflict) Website with given name {c.svc}-{c.n(100, 999)} already exists.", "Code: Conflict",
+             "Message: Website with given name already exists. Choose another name or deploy into the existing app with --resource-group."]
+    return "\n".join(L)
+
+
+# -- language runtimes --
+
+def jframes7(c, pkg, k):
+    cls = ["Service", "Repository", "Controller", "Client", "Handler", "Mapper", "Scheduler", "Consumer"]
+    meth = ["handle", "process", "findById", "save", "execute", "call", "apply", "run", "poll", "send"]
+    out = []
+    for _ in range(k):
+        x = c.pick(cls)
+        out.append(f"\tat {pkg}.{x.lower()}.{c.pick(['Default', 'Jdbc', 'Http', 'Kafka', ''])}{x}.{c.pick(meth)}({x}.java:{c.n(20, 600)})")
+    return out
+
+
+def f7_jvm(c):
+    r = c.r
+    pkg = f"com.example.{c.svc.replace('-', '')}"
+    L = [f"{c.ts('java')} ERROR [{c.pick(['main', 'http-nio-8080-exec-' + str(c.n(1, 20)), 'kafka-consumer-' + str(c.n(1, 4)), 'scheduling-1'])}] {pkg}.Application - {c.pick(['Request failed', 'Job failed', 'Unhandled exception in consumer loop'])}"]
+    chain = r.sample([("org.springframework.dao.DataAccessResourceFailureException", "Unable to acquire JDBC Connection"),
+                      ("org.hibernate.exception.JDBCConnectionException", "Unable to acquire JDBC Connection"),
+                      ("java.sql.SQLTransientConnectionException", f"HikariPool-1 - Connection is not available, request timed out after {c.n(3000, 30000)}ms (total={c.n(10, 50)}, active={c.n(10, 50)}, idle=0, waiting={c.n(1, 90)})"),
+                      ("java.net.SocketTimeoutException", "Read timed out"),
+                      ("org.postgresql.util.PSQLException", f"FATAL: remaining connection slots are reserved for roles with the SUPERUSER attribute"),
+                      ("javax.net.ssl.SSLHandshakeException", "PKIX path building failed: unable to find valid certification path to requested target"),
+                      ("java.io.UncheckedIOException", "java.nio.file.AccessDeniedException: /var/lib/app/cache/index.bin")], r.randint(2, 4))
+    for i, (ex, msg) in enumerate(chain):
+        L.append(("Caused by: " if i else "") + f"{ex}: {msg}")
+        L += jframes7(c, pkg if i == 0 else c.pick(["com.zaxxer.hikari.pool", "org.postgresql.core", "sun.security.ssl", "java.net"]), r.randint(2, 5))
+        if i:
+            L.append(f"\t... {c.n(10, 90)} common frames omitted" if r.random() < 0.5 else f"\t... {c.n(10, 90)} more")
+    if r.random() < 0.5:
+        L += ["", "***************************", "APPLICATION FAILED TO START", "***************************", "", "Description:", "",
+              f"Parameter 0 of constructor in {pkg}.{c.pick(['OrderService', 'AuthService', 'ExportJob'])} required a bean of type '{pkg}.client.{c.pick(['PaymentsClient', 'MailSender', 'Clock'])}' that could not be found.",
+              "", "Action:", "", "Declare a bean of that type in your configuration, or check that its package is covered by component scanning."]
+    else:
+        L.append(f"{c.ts('java')} WARN  [main] {pkg}.Application - {c.adv('config', opt='spring.datasource.hikari.maximum-pool-size', path='application.yml')}")
+    return "\n".join(L)
+
+
+def f7_hs_err(c):
+    r = c.r
+    pid = c.n(1, 99999)
+    k = r.randrange(2)
+    if k == 0:
+        L = ["#", "# A fatal error has been detected by the Java Runtime Environment:", "#",
+             f"#  SIGSEGV (0xb) at pc=0x00007f{c.hx(10)}, pid={pid}, tid={c.n(1, 99999)}", "#",
+             f"# JRE version: OpenJDK Runtime Environment Temurin-{c.pick(['17.0.11+9', '21.0.3+9', '11.0.23+9'])} (build {c.pick(['17.0.11+9', '21.0.3+9'])})",
+             f"# Java VM: OpenJDK 64-Bit Server VM Temurin-{c.pick(['17.0.11+9', '21.0.3+9'])} (mixed mode, sharing, tiered, compressed oops, g1 gc, linux-amd64)",
+             "# Problematic frame:", f"# C  [{c.pick(['libzstd-jni.so', 'librocksdbjni.so', 'libnetty_tcnative.so', 'libc.so.6'])}+0x{c.hx(5)}]", "#",
+             f"# Core dump will be written. Default location: /app/core.{pid}", "#",
+             "# An error report file with more information is saved as:", f"# /app/hs_err_pid{pid}.log", "#",
+             "# The faulting frame is in native code, not in the JVM itself.",
+             "# Check the native library named above first: a version that does not match your platform or JDK is the usual cause.",
+             "# If you file a report, attach the hs_err file and tell us how to reproduce the crash.", "#"]
+    else:
+        L = [f"{c.ts('java')} ERROR [{c.pick(['pool-1-thread-3', 'main', 'Export-Worker-2'])}] c.e.{c.svc.replace('-', '')}.Worker - worker died",
+             "java.lang.OutOfMemoryError: Java heap space", f"Dumping heap to /tmp/java_pid{pid}.hprof ...",
+             f"Heap dump file created [{c.n(100000000, 2000000000)} bytes in {c.n(1, 30)}.{c.n(100, 999)} secs]",
+             f"\tat java.base/java.util.Arrays.copyOf(Arrays.java:{c.n(3000, 4000)})", f"\tat java.base/java.util.ArrayList.grow(ArrayList.java:{c.n(200, 300)})",
+             f"\tat com.example.{c.svc.replace('-', '')}.export.CsvExporter.collect(CsvExporter.java:{c.n(20, 200)})",
+             "Terminating due to java.lang.OutOfMemoryError: Java heap space",
+             f"# {c.adv('memory')}", f"# The container limit is {c.pick(['1Gi', '2Gi', '512Mi'])}; with -XX:MaxRAMPercentage=75 the heap gets most of it. Stream the export instead of collecting every row in a list."]
+    return "\n".join(L)
+
+
+def f7_dotnet(c):
+    r = c.r
+    ns = c.svc.title().replace("-", "")
+    L = [f"fail: Microsoft.AspNetCore.Diagnostics.ExceptionHandlerMiddleware[1]", "      An unhandled exception has occurred while executing the request.",
+         f"      System.AggregateException: One or more errors occurred. ({c.pick(['Connection refused', 'A task was canceled.', 'Name or service not known'])})",
+         f"       ---> System.Net.Http.HttpRequestException: {c.pick(['Connection refused', 'Name or service not known'])} ({c.host()}:{c.pick([443, 5001, 8080])})",
+         f"       ---> System.Net.Sockets.SocketException ({c.pick([111, 11001, 10061])}): {c.pick(['Connection refused', 'Name or service not known'])}",
+         "         at System.Net.Sockets.Socket.AwaitableSocketAsyncEventArgs.ThrowException(SocketError error, CancellationToken cancellationToken)",
+         "         at System.Net.Http.HttpConnectionPool.ConnectToTcpHostAsync(String host, Int32 port, HttpRequestMessage initialRequest, Boolean async, CancellationToken cancellationToken)",
+         "         --- End of inner exception stack trace ---",
+         f"         at {ns}.Clients.PaymentsClient.CaptureAsync(Guid orderId) in /src/{ns}/Clients/PaymentsClient.cs:line {c.n(20, 300)}",
+         f"         at {ns}.Controllers.OrdersController.Checkout(CheckoutRequest req) in /src/{ns}/Controllers/OrdersController.cs:line {c.n(20, 300)}",
+         "         --- End of inner exception stack trace ---",
+         f"         at System.Threading.Tasks.Task.Wait(Int32 millisecondsTimeout, CancellationToken cancellationToken)"]
+    if r.random() < 0.5:
+        L += [f"warn: Microsoft.EntityFrameworkCore.Model.Validation[{c.n(10000, 30000)}]",
+              f"      No store type was specified for the decimal property 'Total' on entity type 'Order'. Values may be silently truncated. Set the column type with HasColumnType() or HasPrecision() in OnModelCreating."]
+    L.append(f"info: {ns}.Startup[0]")
+    L.append(f"      {c.adv('network', port=5001) if r.random() < 0.5 else c.adv('config', opt='Services:Payments:BaseUrl', path='appsettings.Production.json')}")
+    return "\n".join(L)
+
+
+def f7_go_panic(c):
+    r = c.r
+    mod = f"example.com/{c.svc}"
+    k = r.randrange(3)
+    if k == 0:
+        L = [f"panic: runtime error: invalid memory address or nil pointer dereference",
+             f"[signal SIGSEGV: segmentation violation code=0x1 addr=0x{c.n(0, 200):x} pc=0x{c.hx(6)}]"]
+    elif k == 1:
+        L = ["fatal error: concurrent map writes"]
+    else:
+        L = [f"panic: runtime error: index out of range [{c.n(1, 9)}] with length {c.n(0, 1)}"]
+    L.append("")
+    for g in range(r.randint(1, 4)):
+        if len(L) > 28:
+            break
+        st = "running" if g == 0 else c.pick(["select", "IO wait", "chan receive", "semacquire", f"sleep, {c.n(1, 9)} minutes"])
+        L.append(f"goroutine {c.n(1, 9000)} [{st}]:")
+        for _ in range(r.randint(2, 4)):
+            fn = c.pick([f"{mod}/internal/api.(*Server).handle{c.pick(['Order', 'Login', 'Export'])}(0xc000{c.hx(6)}, {{0x{c.hx(6)}, 0xc000{c.hx(6)}}})",
+                         f"{mod}/internal/store.(*Cache).Set(...)", "net/http.HandlerFunc.ServeHTTP(0xc000" + c.hx(6) + "?, {0x" + c.hx(6) + "?, 0xc000" + c.hx(6) + "?}, 0x0?)",
+                         "net/http.(*conn).serve(0xc000" + c.hx(6) + ", {0x" + c.hx(6) + ", 0xc000" + c.hx(6) + "})", "internal/poll.runtime_pollWait(0x7f" + c.hx(8) + ", 0x72)",
+                         "runtime.gopark(0x0?, 0x0?, 0x0?, 0x0?, 0x0?)", f"{mod}/internal/worker.(*Pool).run(0xc000{c.hx(6)})"])
+            src = c.pick([f"/src/internal/api/handlers.go:{c.n(20, 400)} +0x{c.hx(3)}", f"/usr/local/go/src/net/http/server.go:{c.n(2000, 3300)} +0x{c.hx(2)}",
+                          f"/src/internal/store/cache.go:{c.n(20, 200)}", f"/usr/local/go/src/runtime/proc.go:{c.n(300, 450)} +0x{c.hx(2)}"])
+            L += [fn, "\t" + src]
+        L.append("")
+    L.append(f"exit status 2")
+    if k == 1 and r.random() < 0.7:
+        L.append("# Guard the map with a sync.Mutex or use sync.Map; `go test -race ./...` shows where the writes race.")
+    else:
+        L.append(f"# {c.adv('logs', path='/var/log/' + c.svc + '/panic.log')}")
+    return "\n".join(L)
+
+
+def f7_rust_panic(c):
+    r = c.r
+    crate = c.svc.replace("-", "_")
+    th = c.pick(["main", "tokio-runtime-worker", "actix-rt|system:0|arbiter:" + str(c.n(0, 7)), "<unnamed>"])
+    msg = c.pick([f"called `Result::unwrap()` on an `Err` value: Os {{ code: 2, kind: NotFound, message: \"No such file or directory\" }}",
+                  f"called `Option::unwrap()` on a `None` value", f"index out of bounds: the len is {c.n(0, 5)} but the index is {c.n(5, 9)}",
+                  f"failed to connect to database: PoolTimedOut", f"attempt to subtract with overflow",
+                  f"Cannot start a runtime from within a runtime: `block_on` was called on a thread that is already driving async tasks."])
+    L = [f"thread '{th}' panicked at src/{c.pick(['main', 'config', 'db', 'handlers/orders'])}.rs:{c.n(5, 400)}:{c.n(5, 60)}:", msg]
+    if r.random() < 0.5:
+        L.append("note: set the environment variable RUST_BACKTRACE=1 to see where the panic came from")
+    else:
+        L.append("stack backtrace:")
+        frames = ["rust_begin_unwind", "core::panicking::panic_fmt", "core::result::unwrap_failed", f"{crate}::config::load",
+                  f"{crate}::db::connect::{{{{closure}}}}", f"{crate}::main::{{{{closure}}}}", "tokio::runtime::park::CachedParkThread::block_on",
+                  f"{crate}::main", "core::ops::function::FnOnce::call_once"]
+        for i, fn in enumerate(frames[:r.randint(5, len(frames))]):
+            L.append(f"  {i:>2}: {fn.replace('{{', '{').replace('}}', '}')}")
+            if crate in fn:
+                L.append(f"             at ./src/{c.pick(['config', 'db', 'main'])}.rs:{c.n(5, 400)}:{c.n(5, 60)}")
+        L.append("note: this backtrace leaves out frames from the standard library; RUST_BACKTRACE=full prints all of them.")
+    if r.random() < 0.6:
+        L.append(f"Error: {c.adv('config', opt='DATABASE_URL', path='.env') if 'database' in msg else c.adv('perms', path='/etc/' + c.svc + '/config.toml')}")
+    return "\n".join(L)
+
+
+def f7_node(c):
+    r = c.r
+    k = r.randrange(3)
+    if k == 0:
+        ip, port = c.pick(["127.0.0.1", "::1", c.ip()]), c.pick([5432, 6379, 27017, 3306])
+        L = [f"[{c.ts('iso')}] {c.svc}: connecting to {c.pick(['database', 'cache', 'queue'])} (attempt {c.n(1, 5)})", "node:internal/process/promises:391", "    triggerUncaughtException(err, true /* fromPromise */);", "    ^", "",
+             f"Error: connect ECONNREFUSED {ip}:{port}", "    at TCPConnectWrap.afterConnect [as oncomplete] (node:net:1607:16) {",
+             "  errno: -111,", "  code: 'ECONNREFUSED',", "  syscall: 'connect',", f"  address: '{ip}',", f"  port: {port}", "}", "",
+             f"Node.js v{c.pick(['20.11.1', '22.3.0', '18.20.2'])}"]
+    elif k == 1:
+        L = [f"/srv/{c.svc}/dist/server.js:{c.n(1, 900)}", f"        const {{ host }} = config.database;", "                ^", "",
+             "TypeError: Cannot destructure property 'host' of 'config.database' as it is undefined.",
+             f"    at Object.<anonymous> (/srv/{c.svc}/dist/server.js:{c.n(1, 900)}:17)", "    at Module._compile (node:internal/modules/cjs/loader:1358:14)",
+             "    at Module._extensions..js (node:internal/modules/cjs/loader:1416:10)", "    at Module.load (node:internal/modules/cjs/loader:1208:32)", "",
+             f"Node.js v{c.pick(['20.11.1', '22.3.0'])}", c.adv("config", opt="database.host", path=f"/srv/{c.svc}/config/production.json")]
+    else:
+        L = [f"(node:{c.n(100, 99999)}) [DEP0040] DeprecationWarning: The `punycode` module is deprecated; depend on a userland package instead.",
+             f"(Run node with --trace-deprecation to see which module triggered it)",
+             f"(node:{c.n(100, 99999)}) MaxListenersExceededWarning: Possible EventEmitter memory leak detected. {c.n(11, 40)} error listeners added to [Socket]. MaxListeners is 10. If the listeners are intended, raise the limit with emitter.setMaxListeners()",
+             f"<--- Last few GCs --->", f"[{c.n(1, 9999)}:0x{c.hx(8)}]  {c.n(10000, 99999)} ms: Mark-Compact {c.n(2000, 4000)}.{c.n(0, 9)} ({c.n(2000, 4100)}.{c.n(0, 9)}) -> {c.n(2000, 4000)}.{c.n(0, 9)} ({c.n(2000, 4100)}.{c.n(0, 9)}) MB, {c.n(900, 3000)}.{c.n(0, 99)} / 0.00 ms  (average mu = 0.{c.n(100, 300)}, current mu = 0.{c.n(10, 90)}) allocation failure;",
+             "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory",
+             f"# {c.adv('memory')} For Node, raise the limit with NODE_OPTIONS=--max-old-space-size={c.pick([2048, 4096])}."]
+    return "\n".join(L)
+
+
+def f7_deno_bun(c):
+    r = c.r
+    k = r.randrange(3)
+    if k == 0:
+        L = [f"$ deno run main.ts",
+             f"error: Uncaught (in promise) NotCapable: Requires net access to \"{c.pick(['localhost', 'api.example.com'])}:{c.pick([8080, 443, 5432])}\"; grant it with --allow-net",
+             f"    at Object.listen (ext:deno_net/01_net.js:{c.n(400, 600)}:35)", f"    at file:///srv/{c.svc}/main.ts:{c.n(3, 90)}:{c.n(3, 30)}",
+             "# Grant only what the program needs, e.g. --allow-net=localhost:8080, rather than -A."]
+    elif k == 1:
+        L = [f"$ bun run src/index.ts", f"error: Cannot find module \"@/{c.pick(['lib', 'utils', 'db'])}/client\" from \"/app/src/index.ts\"", "",
+             f"  {c.n(1, 9)} | import {{ client }} from \"@/lib/client\";", "                                 ^", "",
+             f"Bun v1.1.{c.n(0, 30)} (Linux x64)", "Check the \"paths\" mapping in tsconfig.json; Bun reads it, but the alias must point at an existing directory."]
+    else:
+        L = [f"$ deno task start", "Task start deno run --allow-read --allow-env main.ts",
+             f"Warning: the boolean form of \"nodeModulesDir\" is deprecated since Deno 2.0; set it to \"auto\".",
+             f"error: Relative import path \"{c.pick(['oak', 'zod', 'postgres'])}\" not prefixed with / or ./ or ../",
+             f"    at file:///srv/{c.svc}/main.ts:1:{c.n(20, 30)}",
+             f"  {c.hint()} To use a package from JSR or npm, add it first: `deno add jsr:@std/{c.pick(['http', 'path', 'dotenv'])}`"]
+    return "\n".join(L)
+
+
+def f7_python(c):
+    r = c.r
+    app = c.svc.replace("-", "_")
+    L = ["Traceback (most recent call last):",
+         f"  File \"/srv/{c.svc}/.venv/lib/python3.12/site-packages/httpx/_transports/default.py\", line {c.n(60, 80)}, in map_httpcore_exceptions", "    yield",
+         f"  File \"/srv/{c.svc}/.venv/lib/python3.12/site-packages/httpcore/_sync/connection.py\", line {c.n(100, 130)}, in _connect",
+         "    stream = self._network_backend.connect_tcp(**kwargs)", f"httpcore.ConnectError: [Errno 111] {c.err('refused').capitalize()}", "",
+         c.pick(["The above exception was the direct cause of the following exception:", "During handling of the above exception, another exception occurred:"]), "",
+         "Traceback (most recent call last):", f"  File \"/srv/{c.svc}/{app}/tasks.py\", line {c.n(10, 300)}, in sync_{c.pick(TABLES7)}",
+         f"    resp = client.post(f\"{{BASE}}/v1/{c.pick(TABLES7)}\", json=payload)",
+         f"httpx.ConnectError: [Errno 111] Connection refused"]
+    if r.random() < 0.5:
+        L += ["", "The above exception was the direct cause of the following exception:", "", "Traceback (most recent call last):",
+              f"  File \"/srv/{c.svc}/.venv/lib/python3.12/site-packages/celery/app/trace.py\", line {c.n(400, 800)}, in trace_task",
+              "    R = retval = fun(*args, **kwargs)", f"{app}.errors.UpstreamUnavailable: sync failed after {c.n(2, 9)} attempts"]
+    if r.random() < 0.6:
+        L.insert(0, f"/srv/{c.svc}/.venv/lib/python3.12/site-packages/{c.pick(PKGS_PY7)}/__init__.py:{c.n(10, 300)}: DeprecationWarning: {c.adv('upgrade', opt=c.pick(['datetime.now(timezone.utc)', 'importlib.resources.files()', 'the `model_dump` method']), ver=c.pick(['3.0', '2.0', '4.0']))}")
+        L.insert(1, "  warnings.warn(")
+    L.append(f"[{c.ts('sp')},{c.n(100, 999)}: WARNING/ForkPoolWorker-{c.n(1, 8)}] {c.adv('network', port=8080)}")
+    return "\n".join(L)
+
+
+def f7_rails(c):
+    r = c.r
+    rid = c.uuid()
+    ctrl = c.pick(["OrdersController", "SessionsController", "InvoicesController", "Admin::UsersController"])
+    L = [f"I, [{c.ts('iso_us')[:-1]} #{c.n(1, 999)}]  INFO -- : [{rid}] Started {c.pick(['GET', 'POST', 'PATCH'])} \"/{c.pick(TABLES7)}/{c.n(1, 99999)}\" for {c.ip()} at {c.ts('sp')} +0000",
+         f"I, [{c.ts('iso_us')[:-1]} #{c.n(1, 999)}]  INFO -- : [{rid}] Processing by {ctrl}#{c.pick(['show', 'create', 'update'])} as HTML"]
+    k = r.randrange(3)
+    if k == 0:
+        L += [f"F, [{c.ts('iso_us')[:-1]} #{c.n(1, 999)}] FATAL -- : [{rid}]  ", f"[{rid}] ActiveRecord::PendingMigrationError (",
+              "", f"Migrations are pending; the schema is older than the code. Apply them with", "", "        bin/rails db:migrate RAILS_ENV=production", "", "and restart the app server.",
+              f"):", f"[{rid}]  ", f"[{rid}] activerecord (7.1.{c.n(0, 3)}) lib/active_record/migration.rb:{c.n(600, 800)}:in `check_pending!'"]
+    elif k == 1:
+        L += [f"F, [{c.ts('iso_us')[:-1]} #{c.n(1, 999)}] FATAL -- : [{rid}]  ",
+              f"[{rid}] ActionView::Template::Error (undefined method `name' for nil):",
+              f"[{rid}]     {c.n(1, 40)}:   <td><%= order.customer.name %></td>", f"[{rid}]  ",
+              f"[{rid}] app/views/{c.pick(TABLES7)}/_row.html.erb:{c.n(1, 40)}",
+              f"[{rid}] Did you mean?  customer_name"]
+    else:
+        L += [f"W, [{c.ts('iso_us')[:-1]} #{c.n(1, 999)}]  WARN -- : [{rid}] Can't verify CSRF token authenticity.",
+              f"I, [{c.ts('iso_us')[:-1]} #{c.n(1, 999)}]  INFO -- : [{rid}] Completed 422 Unprocessable Content in {c.n(1, 90)}ms (ActiveRecord: 0.0ms | Allocations: {c.n(100, 900)})",
+              f"F, [{c.ts('iso_us')[:-1]} #{c.n(1, 999)}] FATAL -- : [{rid}] ActionController::InvalidAuthenticityToken (Can't verify CSRF token authenticity.):",
+              f"# If this endpoint is called by another service, use token auth and skip_forgery_protection there; for browsers, make sure the layout includes csrf_meta_tags."]
+    L.append(f"I, [{c.ts('iso_us')[:-1]} #{c.n(1, 999)}]  INFO -- : [{rid}] Completed 500 Internal Server Error in {c.n(5, 900)}ms")
+    if r.random() < 0.5:
+        L.append(f"DEPRECATION WARNING: {c.adv('upgrade', opt='config.active_record.legacy_connection_handling', ver='Rails 7.2')} (called from <top (required)> at /app/config/application.rb:{c.n(10, 40)})")
+    return "\n".join(L)
+
+
+def f7_php(c):
+    r = c.r
+    L = []
+    for _ in range(r.randint(2, 5)):
+        k = r.randrange(5)
+        pre = f"[{c.t.day:02d}-{MON7[c.t.month - 1]}-{c.t.year} {c.ts('hms')} UTC]"
+        if k == 0:
+            L.append(f"{pre} PHP Fatal error:  Allowed memory size of {c.pick([134217728, 268435456])} bytes exhausted (tried to allocate {c.n(4096, 2097152)} bytes) in /var/www/{c.svc}/vendor/{c.pick(['doctrine/orm', 'laravel/framework', 'phpoffice/phpspreadsheet'])}/src/{c.pick(['UnitOfWork', 'Collection', 'Worksheet'])}.php on line {c.n(10, 3000)}")
+        elif k == 1:
+            L.append(f"{pre} PHP Warning:  Undefined array key \"{c.pick(['user_id', 'HTTP_X_FORWARDED_FOR', 'page'])}\" in /var/www/{c.svc}/public/index.php on line {c.n(5, 300)}")
+        elif k == 2:
+            L.append(f"{pre} PHP Deprecated:  Creation of dynamic property {c.pick(['Cart', 'Invoice', 'Mailer'])}::${c.pick(['total', 'items', 'transport'])} is deprecated in /var/www/{c.svc}/src/{c.pick(['Cart', 'Invoice', 'Mailer'])}.php on line {c.n(10, 300)}")
+        elif k == 3:
+            L.append(f"[{c.t.day:02d}-{MON7[c.t.month - 1]}-{c.t.year} {c.ts('hms')}] WARNING: [pool www] server reached pm.max_children setting ({c.pick([5, 10, 20])}), consider raising it")
+        else:
+            L.append(f"{pre} PHP Fatal error:  Uncaught PDOException: SQLSTATE[HY000] [2002] {c.err('refused').capitalize()} in /var/www/{c.svc}/src/Db.php:{c.n(5, 90)}")
+            L.append("Stack trace:")
+            L.append(f"#0 /var/www/{c.svc}/src/Db.php({c.n(5, 90)}): PDO->__construct('mysql:host=db;...', '{c.user}', Object(SensitiveParameterValue))")
+            L.append(f"#1 {{main}}")
+            L.append(f"  thrown in /var/www/{c.svc}/src/Db.php on line {c.n(5, 90)}")
+    L.append(f"; {c.adv('config', opt=c.pick(['memory_limit', 'pm.max_children', 'display_errors']), path='/etc/php/8.3/fpm/php.ini')}")
+    return "\n".join(L)
+
+
+def f7_elixir(c):
+    r = c.r
+    mod = c.svc.title().replace("-", "")
+    k = r.randrange(2)
+    if k == 0:
+        L = [f"{c.ts('hms')}.{c.n(100, 999)} [error] GenServer {mod}.Worker terminating",
+             f"** (stop) exited in: GenServer.call({mod}.Cache, {{:get, \"{c.pick(TABLES7)}:{c.n(1, 9999)}\"}}, 5000)",
+             "    ** (EXIT) time out", f"    (elixir 1.16.{c.n(0, 3)}) lib/gen_server.ex:{c.n(1000, 1200)}: GenServer.call/3",
+             f"    ({c.svc.replace('-', '_')} 0.{c.n(1, 9)}.0) lib/{c.svc.replace('-', '_')}/worker.ex:{c.n(10, 200)}: {mod}.Worker.handle_info/2",
+             "    (stdlib 5.2) gen_server.erl:1095: :gen_server.try_handle_info/3",
+             f"Last message: :tick", f"State: %{{batch: {c.n(1, 900)}, attempts: {c.n(0, 5)}}}",
+             f"{c.ts('hms')}.{c.n(100, 999)} [warning] {c.adv('config', opt=':call_timeout', path='config/runtime.exs')}"]
+    else:
+        L = [f"=CRASH REPORT==== {c.t.day}-{MON7[c.t.month - 1]}-{c.t.year}::{c.ts('hms')} ===", "  crasher:",
+             f"    initial call: {c.svc.replace('-', '_')}_sup:init/1", f"    pid: <0.{c.n(100, 999)}.0>", "    registered_name: []",
+             f"    exception error: no match of right hand side value {{error,econnrefused}}",
+             f"      in function  {c.svc.replace('-', '_')}_db:connect/1 (src/{c.svc.replace('-', '_')}_db.erl, line {c.n(10, 200)})",
+             f"    ancestors: [{c.svc.replace('-', '_')}_sup,<0.{c.n(100, 999)}.0>]", f"    message_queue_len: 0", f"    heap_size: {c.n(300, 9000)}",
+             f"  neighbours: []", f"=SUPERVISOR REPORT==== {c.t.day}-{MON7[c.t.month - 1]}-{c.t.year}::{c.ts('hms')} ===",
+             f"    supervisor: {{local,{c.svc.replace('-', '_')}_sup}}", "    errorContext: start_error", "    reason: {error,econnrefused}",
+             f"% {c.adv('network', port=5432)}"]
+    return "\n".join(L)
+
+
+def f7_ios_crash(c):
+    r = c.r
+    app = c.svc.title().replace("-", "")
+    L = [f"Incident Identifier: {c.uuid().upper()}", f"Hardware Model:      {c.pick(['iPhone15,2', 'iPhone14,5', 'iPad13,4', 'iPhone16,1'])}",
+         f"Process:             {app} [{c.n(100, 9999)}]", f"Path:                /private/var/containers/Bundle/Application/{c.uuid().upper()}/{app}.app/{app}",
+         f"Identifier:          com.example.{c.svc.replace('-', '')}", f"Version:             {c.n(1, 9)}.{c.n(0, 20)} ({c.n(100, 999)})",
+         f"Date/Time:           {c.ts('sp_ms')} +0000", f"OS Version:          iPhone OS {c.pick(['17.5.1', '17.4', '18.0'])} (21F90)", "",
+         f"Exception Type:  {c.pick(['EXC_BREAKPOINT (SIGTRAP)', 'EXC_CRASH (SIGABRT)', 'EXC_BAD_ACCESS (SIGSEGV)'])}",
+         f"Exception Codes: 0x0000000000000001, 0x00000001{c.hx(8)}", f"Termination Reason: {c.pick(['SIGNAL 5 Trace/BPT trap: 5', 'Namespace SIGNAL, Code 6 Abort trap: 6'])}",
+         f"Triggered by Thread:  0", "", "Thread 0 Crashed:"]
+    fr = [("libswiftCore.dylib", "_assertionFailure(_:_:file:line:flags:) + 264"), (app, f"{app}.CheckoutViewModel.total.getter + {c.n(100, 900)} (CheckoutViewModel.swift:{c.n(10, 300)})"),
+          (app, f"closure #1 in CheckoutView.body.getter + {c.n(100, 900)} (CheckoutView.swift:{c.n(10, 300)})"), ("SwiftUI", f"0x1a{c.hx(7)} + {c.n(100, 999)}"),
+          ("UIKitCore", "-[UIApplication _run] + 888"), ("UIKitCore", "UIApplicationMain + 340"), (app, f"main + {c.n(50, 200)} (AppDelegate.swift:{c.n(5, 20)})")]
+    for i, (lib, sym) in enumerate(fr[:r.randint(4, len(fr))]):
+        L.append(f"{i:<3} {lib:<22}\t0x00000001{c.hx(8)} {sym}")
+    L += ["", f"{app}/CheckoutViewModel.swift:{c.n(10, 300)}: Fatal error: Unexpectedly found nil while unwrapping an Optional value"]
+    if r.random() < 0.5:
+        L.append("# Symbolicate with the dSYM of this build; in Xcode open Window > Organizer > Crashes to see the same report with source lines.")
+    else:
+        L.append(f"# {c.adv('upgrade', opt='the async/await API', ver=str(c.n(3, 9)) + '.0')}")
+    return "\n".join(L)
+
+
+def f7_logcat(c):
+    r = c.r
+    pkg = f"com.example.{c.svc.replace('-', '')}"
+    pid = c.n(1000, 32000)
+    k = r.randrange(2)
+    if k == 0:
+        L = [f"{c.ts('logcat')}  {pid}  {pid} E AndroidRuntime: FATAL EXCEPTION: main",
+             f"{c.ts('logcat', 0)}  {pid}  {pid} E AndroidRuntime: Process: {pkg}, PID: {pid}",
+             f"{c.ts('logcat', 0)}  {pid}  {pid} E AndroidRuntime: java.lang.IllegalStateException: {c.pick(['Fragment CartFragment not attached to a context.', 'Cannot access database on the main thread since it may potentially lock the UI for a long period of time.'])}",
+             f"{c.ts('logcat', 0)}  {pid}  {pid} E AndroidRuntime: \tat androidx.fragment.app.Fragment.requireContext(Fragment.java:{c.n(900, 1000)})",
+             f"{c.ts('logcat', 0)}  {pid}  {pid} E AndroidRuntime: \tat {pkg}.ui.CartFragment.onPriceLoaded(CartFragment.kt:{c.n(20, 300)})",
+             f"{c.ts('logcat', 0)}  {pid}  {pid} E AndroidRuntime: \tat android.os.Handler.handleCallback(Handler.java:{c.n(950, 970)})",
+             f"{c.ts('logcat', 0)}  {pid}  {pid} E AndroidRuntime: \tat android.os.Looper.loop(Looper.java:{c.n(300, 330)})",
+             f"{c.ts('logcat')}   {c.n(500, 2000)}  {c.n(500, 2000)} W ActivityTaskManager:   Force finishing activity {pkg}/.MainActivity",
+             f"{c.ts('logcat')}  {pid}  {pid} I Process : Sending signal. PID: {pid} SIG: 9"]
+    else:
+        L = [f"{c.ts('logcat')}  {c.n(500, 2000)}  {c.n(2000, 9000)} E ActivityManager: ANR in {pkg} ({pkg}/.MainActivity)",
+             f"{c.ts('logcat', 0)}  {c.n(500, 2000)}  {c.n(2000, 9000)} E ActivityManager: PID: {pid}",
+             f"{c.ts('logcat', 0)}  {c.n(500, 2000)}  {c.n(2000, 9000)} E ActivityManager: Reason: Input dispatching timed out ({c.hx(7)} {pkg}/{pkg}.MainActivity (server) is not responding. Waited 5001ms for MotionEvent)",
+             f"{c.ts('logcat', 0)}  {c.n(500, 2000)}  {c.n(2000, 9000)} E ActivityManager: Load: {c.n(1, 9)}.{c.n(0, 99)} / {c.n(1, 9)}.{c.n(0, 99)} / {c.n(1, 9)}.{c.n(0, 99)}",
+             f"{c.ts('logcat', 0)}  {c.n(500, 2000)}  {c.n(2000, 9000)} E ActivityManager: CPU usage from {c.n(1000, 9000)}ms to -{c.n(1, 900)}ms ago:",
+             f"{c.ts('logcat', 0)}  {c.n(500, 2000)}  {c.n(2000, 9000)} E ActivityManager:   {c.n(10, 99)}% {pid}/{pkg}: {c.n(10, 90)}% user + {c.n(1, 20)}% kernel / faults: {c.n(100, 9000)} minor",
+             f"{c.ts('logcat')}  {pid}  {pid} D StrictMode: StrictMode policy violation; ~duration={c.n(100, 3000)} ms: android.os.strictmode.DiskReadViolation",
+             f"{c.ts('logcat', 0)}  {pid}  {pid} D StrictMode: \tat {pkg}.data.Prefs.load(Prefs.kt:{c.n(10, 90)})"]
+    L.append(f"{c.ts('logcat')}  {pid}  {pid} W {c.svc[:12]}: {c.adv('retry') if r.random() < 0.4 else 'Move disk and network work off the main thread (use a coroutine on Dispatchers.IO) to avoid ANRs.'}")
+    return "\n".join(L)
+
+
+# -- package managers --
+
+def f7_npm(c):
+    r = c.r
+    k = r.randrange(3)
+    a, b = r.sample(PKGS_NPM7, 2)
+    log = f"/home/{c.user}/.npm/_logs/{c.ts('iso').replace(':', '_')}-debug-0.log"
+    if k == 0:
+        L = ["npm ERR! code ERESOLVE", "npm ERR! ERESOLVE could not resolve", "npm ERR!", f"npm ERR! While resolving: {c.svc}@{c.n(0, 3)}.{c.n(0, 20)}.{c.n(0, 9)}",
+             f"npm ERR! Found: {a}@{c.n(16, 19)}.{c.n(0, 3)}.{c.n(0, 9)}", f"npm ERR! node_modules/{a}", f"npm ERR!   {a}@\"^{c.n(16, 19)}.0.0\" from the root project", "npm ERR!",
+             f"npm ERR! Could not resolve dependency:", f"npm ERR! peer {a}@\"^{c.n(14, 17)}.0.0\" from {b}@{c.n(1, 9)}.{c.n(0, 9)}.{c.n(0, 9)}", f"npm ERR! node_modules/{b}",
+             f"npm ERR!   {b}@\"^{c.n(1, 9)}.0.0\" from the root project", "npm ERR!",
+             f"npm ERR! The installed {a} is newer than {b} supports. Upgrade {b} to a release that lists it as a peer,",
+             "npm ERR! or, if you accept an untested combination, retry with --legacy-peer-deps (keeps going) or --force (overrides).", "npm ERR!",
+             f"npm ERR! A full report of the resolution is in {log.replace('debug-0', 'eresolve-report.txt')}", "", f"npm ERR! A complete log of this run can be found in: {log}"]
+    elif k == 1:
+        L = [f"$ yarn install --immutable", f"➤ YN0000: · Yarn 4.{c.n(0, 5)}.{c.n(0, 9)}", "➤ YN0000: ┌ Resolution step",
+             f"➤ YN0060: │ {a} is listed by your project with version {c.n(16, 19)}.{c.n(0, 3)}.0, which doesn't satisfy what {b} requests (^{c.n(14, 17)}.0.0).",
+             "➤ YN0086: │ Some peer dependencies are not met; `yarn explain peer-requirements <hash>` explains each one",
+             "➤ YN0000: └ Completed", "➤ YN0000: ┌ Post-resolution validation",
+             "➤ YN0028: │ The lockfile would have been modified by this install, which is explicitly forbidden.",
+             "➤ YN0000: └ Completed", f"➤ YN0000: · Failed with errors in {c.n(0, 9)}s {c.n(1, 999)}ms",
+             "# Run `yarn install` locally and commit the updated yarn.lock; CI installs with --immutable on purpose."]
+    else:
+        L = [f"$ pnpm install --frozen-lockfile", f"Lockfile is up to date, resolution step is skipped", "Progress: resolved 1, reused 0, downloaded 0, added 0",
+             f" ERR_PNPM_PEER_DEP_ISSUES  Unmet peer dependencies", "", ".", f"└─┬ {b} {c.n(1, 9)}.{c.n(0, 9)}.{c.n(0, 9)}",
+             f"  └── ✕ unmet peer {a}@^{c.n(14, 17)}.0.0: found {c.n(18, 19)}.{c.n(0, 3)}.0", "",
+             f"hint: {c.pick(['If you know the combination works, allow it with pnpm.peerDependencyRules.allowedVersions in package.json.', 'Set strict-peer-dependencies=false in .npmrc to turn these into warnings.'])}"]
+    return "\n".join(L)
+
+
+def f7_pip(c):
+    r = c.r
+    a, b = r.sample(PKGS_PY7, 2)
+    k = r.randrange(3)
+    if k == 0:
+        va, vb = f"{c.n(1, 3)}.{c.n(0, 30)}.{c.n(0, 9)}", f"{c.n(1, 3)}.{c.n(0, 30)}.{c.n(0, 9)}"
+        L = [f"$ pip install -r requirements.txt", f"Collecting {a}=={va}", f"  Using cached {a}-{va}-py3-none-any.whl ({c.n(50, 900)} kB)",
+             f"INFO: pip is trying several versions of {b} to find one compatible with the other requirements; this may take a while.",
+             f"ERROR: Cannot install -r requirements.txt (line {c.n(1, 30)}) and {a}=={va} because these package versions have conflicting dependencies.", "",
+             "The conflict is caused by:", f"    The user requested {a}=={va}", f"    {b} {vb} depends on {a}<{va.split('.')[0]}.0", "",
+             "Ways out of this conflict:", f"  - relax the pin on {a} in requirements.txt, or", f"  - pick a version of {b} that accepts {a} {va}.",
+             "", f"See {c.sub('https://docs.example.com/python/dependency-resolution', {})} for how the resolver works."]
+    elif k == 1:
+        venv = c.pick([".venv", "venv", "env", ".env-" + c.svc])
+        L = [f"$ pip{c.pick(['', '3', '3.12'])} install --user {a}", "error: externally-managed-environment", "",
+             "× This Python installation is managed by your operating system's package manager.",
+             "╰─> Install Python packages for your own code inside a virtual environment:", "",
+             f"        python3 -m venv {venv}", f"        . {venv}/bin/activate", f"        pip install {a}", "",
+             f"    System-wide libraries come from the distribution (apt install python3-{a}); for command-line", "    applications, pipx keeps each tool in its own environment.", "",
+             "note: the distribution marked this environment as externally managed; see PEP 668 for the details.",
+             "hint: --break-system-packages overrides this check, at the risk of breaking tools your system relies on."]
+    else:
+        req = f"{a}=={c.n(1, 3)}.{c.n(0, 30)}.{c.n(0, 9)}"
+        L = [f"$ pip install {req}", f"Looking in indexes: https://pypi.example.com/simple",
+             f"WARNING: Retrying (Retry(total={c.n(0, 4)}, connect=None, read=None, redirect=None, status=None)) after connection broken by 'SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate in certificate chain (_ssl.c:1000)'))': /simple/{a}/",
+             f"ERROR: Could not find a version that satisfies the requirement {req} (from versions: none)", f"ERROR: No matching distribution found for {req}",
+             "Your network seems to intercept TLS. Point pip at the company CA bundle with `pip config set global.cert /etc/ssl/certs/corp-ca.pem`;",
+             "do not turn off verification with --trusted-host except for a mirror you control.",
+             f"[notice] {c.adv('upgrade', cmd='python -m pip install --upgrade pip', ver='24.' + str(c.n(1, 3)))}"]
+    return "\n".join(L)
+
+
+def f7_cargo(c):
+    r = c.r
+    a, b = r.sample(CRATES7, 2)
+    k = r.randrange(3)
+    if k == 0:
+        L = [f"    Updating `internal` index", f"error: failed to select a version for `{a}`.",
+             f"    ... required by package `{b} v{c.n(0, 1)}.{c.n(1, 40)}.{c.n(0, 9)}`", f"    ... which satisfies dependency `{b} = \"^{c.n(0, 1)}.{c.n(1, 40)}\"` of package `{c.svc} v0.1.0 (/home/{c.user}/src/{c.svc})`",
+             f"versions that meet the requirements `^{c.n(0, 1)}.{c.n(1, 20)}` are: {c.n(0, 1)}.{c.n(1, 20)}.{c.n(0, 9)}, {c.n(0, 1)}.{c.n(1, 20)}.{c.n(0, 9)}", "",
+             f"the package `{a}` links to the native library `{a.replace('-sys', '')}`, but it conflicts with a previous package which links to `{a.replace('-sys', '')}` as well:",
+             f"package `{a} v{c.n(0, 1)}.{c.n(1, 20)}.{c.n(0, 9)}`", f"    ... which satisfies dependency `{a} = \"^{c.n(0, 1)}.{c.n(1, 20)}\"` of package `{c.svc} v0.1.0`",
+             "Only one package in the graph may link a given native library. Align both dependents on one version of it;",
+             "`cargo tree -i " + a + " -e features` shows who pulls in each version."]
+    elif k == 1:
+        L = [f"error: package `{a} v{c.n(1, 2)}.{c.n(0, 40)}.{c.n(0, 9)}` cannot be built because it requires rustc 1.{c.n(78, 84)} or newer, while the currently active rustc version is 1.{c.n(65, 77)}.0",
+             f"This crate needs a newer compiler. Update with `rustup update stable`, or pin an older release of it:",
+             f"    cargo update {a} --precise {c.n(1, 2)}.{c.n(0, 30)}.{c.n(0, 9)}",
+             f"note: setting `rust-version` in Cargo.toml lets cargo pick compatible versions for you (resolver v3)."]
+    else:
+        L = [f"warning: unused manifest key: package.{c.pick(['licence', 'authorss', 'edtion'])}",
+             f"   Compiling {a} v{c.n(0, 1)}.{c.n(1, 40)}.{c.n(0, 9)}", f"   Compiling openssl-sys v0.9.{c.n(90, 103)}",
+             "error: failed to run custom build command for `openssl-sys v0.9.102`", "", "Caused by:", "  process didn't exit successfully: `/build/target/release/build/openssl-sys-" + c.hx(16) + "/build-script-main` (exit status: 101)",
+             "  --- stderr", "  openssl-sys could not locate an OpenSSL installation on this machine.",
+             "  Install the development package (libssl-dev on Debian/Ubuntu, openssl-devel on Fedora) and pkg-config,",
+             "  or set OPENSSL_DIR to the prefix of your OpenSSL installation.", "warning: build failed, waiting for other jobs to finish..."]
+    return "\n".join(L)
+
+
+def f7_maven_gradle(c):
+    r = c.r
+    if r.random() < 0.5:
+        L = [f"[INFO] Building {c.svc} 1.{c.n(0, 9)}.{c.n(0, 9)}-SNAPSHOT", "[INFO] --------------------------------[ jar ]---------------------------------",
+             f"[WARNING] The POM for com.example:{c.pick(['shared-model', 'client-sdk'])}:jar:2.{c.n(0, 9)}.0 is missing, no dependency information available",
+             f"[ERROR] /builds/{c.svc}/src/main/java/com/example/{c.pick(['Order', 'Invoice'])}Service.java:[{c.n(10, 300)},{c.n(5, 40)}] cannot find symbol",
+             f"[ERROR]   symbol:   method {c.pick(['getTotalCents()', 'builder()', 'ofEpochMilli(long)'])}", f"[ERROR]   location: class com.example.{c.pick(['Order', 'Invoice'])}",
+             "[INFO] BUILD FAILURE", f"[INFO] Total time:  {c.n(5, 90)}.{c.n(100, 999)} s",
+             f"[ERROR] Failed to execute goal org.apache.maven.plugins:maven-compiler-plugin:3.13.0:compile (default-compile) on project {c.svc}: Compilation failure",
+             "[ERROR] -> [Help 1]", "[ERROR]",
+             "[ERROR] Re-run Maven with -e for the full stack trace, or with -X for debug output.",
+             "[ERROR] The missing POM above is the likely cause: check that the artifact was deployed to the repository in settings.xml."]
+    else:
+        L = [f"> Task :{c.pick(['app', 'core', 'api'])}:compileKotlin FAILED",
+             f"e: file:///builds/{c.svc}/app/src/main/kotlin/com/example/{c.pick(['Checkout', 'Login'])}ViewModel.kt:{c.n(10, 300)}:{c.n(5, 40)} Unresolved reference: {c.pick(['collectAsStateWithLifecycle', 'viewModelScope', 'Json'])}",
+             "", "FAILURE: Build failed with an exception.", "", "* What went wrong:",
+             f"Execution failed for task ':app:compileKotlin'.", "> A failure occurred while executing org.jetbrains.kotlin.compilerRunner.GradleCompilerRunnerWithWorkers$GradleKotlinCompilerWorkAction",
+             "   > Compilation error. See log for more details", "", "* Try:",
+             "> Check that the dependency providing this symbol is declared in app/build.gradle.kts.",
+             "> Run with --stacktrace to get the stack trace. Run with --info or --debug for more log output.", "",
+             f"BUILD FAILED in {c.n(5, 300)}s", f"{c.n(10, 90)} actionable tasks: {c.n(1, 20)} executed, {c.n(5, 70)} up-to-date",
+             f"Deprecated Gradle features were used in this build, making it incompatible with Gradle 9.0. {c.adv('run', cmd='./gradlew build --warning-mode all')}"]
+    return "\n".join(L)
+
+
+def f7_composer_bundler(c):
+    r = c.r
+    if r.random() < 0.5:
+        v = f"{c.n(8, 11)}.{c.n(0, 9)}"
+        L = [f"$ composer install", "Installing dependencies from lock file (including require-dev)", "Verifying lock file contents can be installed on current platform.",
+             "The lock file does not match the PHP version and extensions on this machine.", "",
+             "  Problem 1", f"    - {c.pick(['laravel/framework', 'symfony/http-kernel', 'doctrine/dbal'])} v{v}.{c.n(0, 9)} requires php ^8.{c.n(2, 3)} -> your php version (8.1.{c.n(2, 28)}) does not satisfy that requirement.",
+             "  Problem 2", f"    - ext-{c.pick(['intl', 'gd', 'redis', 'sodium'])} * is not available on this system; install the extension or enable it in php.ini.",
+             "", "Extensions are enabled in these .ini files:", "    - /etc/php/8.1/cli/php.ini", "    - /etc/php/8.1/cli/conf.d/10-opcache.ini",
+             "`php --ini` lists the files that the command-line PHP reads.",
+             "Upgrade PHP on this host, or run composer with the same PHP version as production."]
+    else:
+        g = c.pick(["nokogiri", "pg", "rails", "sidekiq", "grpc", "mysql2"])
+        L = [f"$ bundle install", "Fetching gem metadata from https://rubygems.example.com/.........", "Resolving dependencies...",
+             f"Could not find compatible versions", "", f"Because every version of {c.pick(['rails', 'devise', 'sidekiq'])} depends on {g} >= {c.n(1, 7)}.{c.n(0, 9)}",
+             f"  and Gemfile depends on {g} ~> {c.n(0, 1)}.{c.n(10, 20)},", "  version solving has failed.", "",
+             f"Gemfile asks for Ruby {c.pick(['3.3.0', '3.2.2'])} but this machine runs {c.pick(['3.1.4', '3.0.6'])}; install it with your version manager (rbenv install) and run bundle again.",
+             f"If a native extension fails to build, run `gem install {g} -v '{c.n(1, 7)}.{c.n(0, 9)}.{c.n(0, 9)}'` on its own to see the compiler output."]
+    return "\n".join(L)
+
+
+# -- compilers and linters --
+
+def f7_rustc(c):
+    r = c.r
+    f = f"src/{c.pick(['main', 'lib', 'config', 'db', 'handlers'])}.rs"
+    ln = c.n(5, 400)
+    k = r.randrange(3)
+    if k == 0:
+        v = c.pick(["cfg", "conn", "req", "path"])
+        L = [f"error[E0382]: borrow of moved value: `{v}`", f"  --> {f}:{ln + 3}:{c.n(5, 30)}", "   |",
+             f"{ln:>2} |     let {v} = load()?;", f"   |         {'-' * len(v)} move occurs because `{v}` has type `{c.pick(['Config', 'String', 'PathBuf'])}`, which does not implement the `Copy` trait",
+             f"{ln + 1:>2} |     spawn(async move {{ run({v}).await }});", f"   |           ---------- {'-' * len(v)} variable moved due to use in coroutine",
+             f"{ln + 3:>2} |     info!(\"started with {{:?}}\", {v});", f"   |                                  {'^' * len(v)} value borrowed here after move", "   |",
+             f"help: clone the value before the move if a copy is cheap enough", "   |",
+             f"{ln + 1:>2} |     spawn(async move {{ run({v}.clone()).await }});", f"   |                              ++++++++"]
+    elif k == 1:
+        L = [f"warning: unused variable: `{c.pick(['tx', 'ctx', 'resp'])}`", f"  --> {f}:{ln}:{c.n(5, 30)}", "   |",
+             f"{ln:>2} |     let resp = client.send().await?;", "   |         ^^^^ help: rename it to `_resp` if it is unused on purpose", "   |",
+             "   = note: `#[warn(unused_variables)]` on by default", "",
+             f"error[E0277]: the `?` operator can only be used in a function that returns `Result` or `Option`", f"  --> {f}:{ln + 9}:{c.n(20, 40)}", "   |",
+             f"{ln + 7:>2} | fn main() {{", "   | --------- this function should return `Result` or `Option` to accept `?`",
+             f"{ln + 9:>2} |     let cfg = Config::load(\"app.toml\")?;", "   |                                        ^ cannot use the `?` operator in a function that returns `()`", "   |",
+             "help: give `main` a return type that can carry the error", "   |", f"{ln + 7:>2} ~ fn main() -> Result<(), Box<dyn std::error::Error>> {{", "   |",
+             f"Run `rustc --explain E0277` for a longer explanation of this error."]
+    else:
+        cr, ln = c.pick(CRATES7), c.n(1, 9)
+        L = [f"error[E0433]: failed to resolve: use of undeclared crate or module `{cr}`", f" --> {f}:{ln}:5", "  |",
+             f"{ln} | use {cr}::prelude::*;", "  |     " + "^" * len(cr) + " use of undeclared crate or module", "  |",
+             f"help: add the crate to Cargo.toml with `cargo add {cr}`, or check the spelling", "",
+             f"error: could not compile `{c.svc}` (bin \"{c.svc}\") due to {c.n(1, 9)} previous errors; {c.n(0, 9)} warnings emitted"]
+    return "\n".join(L)
+
+
+def f7_gcc(c):
+    r = c.r
+    f = f"src/{c.pick(['net', 'buf', 'main', 'parse', 'util'])}.c"
+    ln = c.n(5, 800)
+    L = [f"{f}: In function '{c.pick(['read_frame', 'parse_header', 'main', 'buf_append'])}':",
+         f"{f}:{ln}:{c.n(3, 30)}: {c.lbl('error')} implicit declaration of function 'strlcpy'; did you mean 'strncpy'? [-Wimplicit-function-declaration]",
+         f" {ln} |     strlcpy(dst, src, sizeof dst);", "      |     ^~~~~~~", "      |     strncpy",
+         f"{f}:{ln + 4}:{c.n(3, 30)}: {c.lbl('warning')} comparison of integer expressions of different signedness: 'int' and 'size_t' {{aka 'long unsigned int'}} [-Wsign-compare]",
+         f" {ln + 4} |     for (int i = 0; i < len; i++) {{", "      |                       ^",
+         f"{f}:{ln + 9}:{c.n(3, 30)}: {c.lbl('note')} include '<string.h>' or declare the function before you use it",
+         f"/usr/bin/ld: build/{f.replace('.c', '.o').replace('src/', '')}: in function `main':", f"{f.split('/')[-1]}:(.text+0x{c.hx(3)}): undefined reference to `{c.pick(['pthread_create', 'sqrt', 'SSL_CTX_new', 'curl_easy_init'])}'",
+         "collect2: error: ld returned 1 exit status", f"make: *** [Makefile:{c.n(10, 90)}: build/{c.svc}] Error 1",
+         "# The linker needs the library on the command line after the objects that use it (for example -lm, -lpthread or -lssl)."]
+    if r.random() < 0.4:
+        L = [x.replace(" implicit declaration of function", " call to undeclared function").replace("; did you mean", "; ISO C99 and later do not support implicit function declarations; did you mean") for x in L]
+        L.insert(0, f"clang version 17.0.6 (Target: x86_64-pc-linux-gnu)")
+    return "\n".join(L)
+
+
+def f7_tsc(c):
+    r = c.r
+    L = []
+    files = [f"src/{c.pick(['api', 'components', 'hooks', 'lib'])}/{c.pick(['client', 'Cart', 'useOrders', 'format', 'auth'])}.{c.pick(['ts', 'tsx'])}" for _ in range(r.randint(1, 3))]
+    n = 0
+    for f in files:
+        for _ in range(r.randint(1, 3)):
+            if len(L) > 26:
+                break
+            n += 1
+            ln, col = c.n(5, 300), c.n(3, 40)
+            e = c.pick([("TS2322", "Type 'string | undefined' is not assignable to type 'string'.\n  Type 'undefined' is not assignable to type 'string'."),
+                        ("TS2339", f"Property '{c.pick(['total', 'userId', 'items'])}' does not exist on type '{c.pick(['Order', 'Session', 'CartState'])}'. Did you mean '{c.pick(['totals', 'user_id', 'item'])}'?"),
+                        ("TS7006", "Parameter 'e' implicitly has an 'any' type."),
+                        ("TS2307", f"Cannot find module '{c.pick(['@/lib/db', './styles.module.css', 'lodash-es'])}' or its corresponding type declarations."),
+                        ("TS18048", f"'{c.pick(['user', 'order', 'res'])}' is possibly 'undefined'.")])
+            L.append(f"{f}:{ln}:{col} - error {e[0]}: {e[1]}")
+            src = c.pick(["const name: string = user?.name;", "return order.total * rate;", "items.forEach((e) => handle(e));", 'import { db } from "@/lib/db";'])
+            L += ["", f"{ln}     {src}",
+                  " " * (len(str(ln)) + 5) + "~" * c.n(4, 12), ""]
+    L.append(f"Found {n} error{'s' if n > 1 else ''} in {len(files)} file{'s' if len(files) > 1 else ''}.")
+    if r.random() < 0.5:
+        L.append("# " + (c.adv("disable", opt='"noImplicitAny": false', path="tsconfig.json") if r.random() < 0.5 else "Narrow the value first (if (!user) return) instead of adding a non-null assertion."))
+    return "\n".join(L)
+
+
+def f7_eslint(c):
+    r = c.r
+    L, ne, nw = [], 0, 0
+    for _ in range(r.randint(1, 3)):
+        L.append(f"/home/{c.user}/src/{c.svc}/src/{c.pick(['app', 'routes/orders', 'components/Cart', 'utils/date'])}.{c.pick(['js', 'jsx', 'ts'])}")
+        for _ in range(r.randint(1, 5)):
+            sev = c.pick(["error", "error", "warning"])
+            ne += sev == "error"
+            nw += sev == "warning"
+            rule, msg = c.pick([("no-unused-vars", f"'{c.pick(['res', 'err', 'idx'])}' is assigned a value but never used"),
+                                ("react-hooks/exhaustive-deps", "React Hook useEffect has a missing dependency: 'fetchOrders'. Either include it or remove the dependency array"),
+                                ("eqeqeq", "Expected '===' and instead saw '=='"), ("no-console", "Unexpected console statement"),
+                                ("@typescript-eslint/no-explicit-any", "Unexpected any. Specify a different type"),
+                                ("import/no-unresolved", f"Unable to resolve path to module '{c.pick(['@/lib/api', './Cart.module.css'])}'")])
+            L.append(f"  {c.n(1, 300)}:{c.n(1, 60)}  {sev:<7}  {msg}  {rule}")
+        L.append("")
+    L.append(f"✖ {ne + nw} problem{'s' if ne + nw != 1 else ''} ({ne} error{'s' if ne != 1 else ''}, {nw} warning{'s' if nw != 1 else ''})")
+    if r.random() < 0.6:
+        L.append(f"  {c.n(0, ne)} errors and {c.n(0, nw)} warnings can be fixed automatically with `eslint --fix`.")
+    if r.random() < 0.4:
+        L.append(f"(node:{c.n(100, 99999)}) ESLintRCWarning: You are using an eslintrc configuration file, which is deprecated. Move to eslint.config.js; the migration guide is at https://docs.example.com/eslint/flat-config")
+    return "\n".join(L)
+
+
+def f7_mypy(c):
+    r = c.r
+    L, n = [], 0
+    mods = [f"{c.svc.replace('-', '_')}/{c.pick(['api', 'models', 'tasks', 'settings'])}.py" for _ in range(r.randint(1, 3))]
+    for m in mods:
+        for _ in range(r.randint(1, 4)):
+            n += 1
+            e = c.pick([("error", "Incompatible types in assignment (expression has type \"str | None\", variable has type \"str\")", "assignment"),
+                        ("error", f"Item \"None\" of \"{c.pick(['User', 'Order'])} | None\" has no attribute \"{c.pick(['email', 'total'])}\"", "union-attr"),
+                        ("error", "Function is missing a return type annotation", "no-untyped-def"),
+                        ("error", f"Library stubs not installed for \"{c.pick(['requests', 'yaml', 'redis'])}\"", "import-untyped"),
+                        ("error", "Argument 1 to \"send\" has incompatible type \"int\"; expected \"bytes\"", "arg-type")])
+            L.append(f"{m}:{c.n(5, 400)}: {e[0]}: {e[1]}  [{e[2]}]")
+            if e[2] == "import-untyped":
+                L.append(f"{m}:{c.n(5, 400)}: note: install the stubs with \"python3 -m pip install types-{c.pick(['requests', 'PyYAML', 'redis'])}\"")
+                L.append(f"{m}:{c.n(5, 400)}: note: \"mypy --install-types\" installs every missing stub package at once")
+            elif e[2] == "no-untyped-def" and r.random() < 0.5:
+                L.append(f"{m}:{c.n(5, 400)}: note: annotate with \"-> None\" when the function returns nothing")
+    L.append(f"Found {n} error{'s' if n > 1 else ''} in {len(set(mods))} file{'s' if len(set(mods)) > 1 else ''} (checked {c.n(10, 300)} source files)")
+    return "\n".join(L)
+
+
+def f7_golangci(c):
+    r = c.r
+    L = []
+    for _ in range(r.randint(2, 5)):
+        f = f"internal/{c.pick(['api', 'store', 'worker', 'auth'])}/{c.pick(['handler', 'cache', 'pool', 'token'])}.go"
+        ln, col = c.n(5, 400), c.n(2, 30)
+        k = r.randrange(5)
+        if k == 0:
+            fn = c.pick(["f.Close", "resp.Body.Close", "tx.Rollback"])
+            L += [f"{f}:{ln}:{col}: Error return value of `{fn}` is not checked (errcheck)", f"\tdefer {fn}()", "\t      ^"]
+        elif k == 1:
+            L += [f"{f}:{ln}:{col}: ineffectual assignment to err (ineffassign)", "\tres, err := fetch(ctx, id)", "\t     ^"]
+        elif k == 2:
+            g, msg, code = c.pick([("401", "Use of weak cryptographic primitive", "h := md5.New()"), ("402", "TLS InsecureSkipVerify set true.", "tls.Config{InsecureSkipVerify: true}"),
+                                   ("304", "Potential file inclusion via variable", "os.ReadFile(path)")])
+            L += [f"{f}:{ln}:{col}: G{g}: {msg} (gosec)", f"\t{code}"]
+        elif k == 3:
+            L += [f"{f}:{ln}:{col}: SA1019: {c.pick(['ioutil.ReadAll', 'rand.Seed', 'strings.Title'])} has been deprecated {c.pick(['since Go 1.19', 'since Go 1.20'])}: {c.pick(['call io.ReadAll directly.', 'create a local generator with rand.New(rand.NewSource(seed)) if you need a fixed sequence.', 'use the cases package from x/text, which handles Unicode word boundaries.'])} (staticcheck)"]
+        else:
+            L += [f"{f}:{ln}:{col}: printf: non-constant format string in call to fmt.Errorf (govet)", "\treturn fmt.Errorf(msg)", "\t                  ^"]
+    L.append(f"level=warning msg=\"[config_reader] {c.adv('upgrade', opt='linters.enable-all with explicit disables', ver='v2')}\"")
+    return "\n".join(L)
+
+
+# -- browser consoles --
+
+def f7_browser(c):
+    r = c.r
+    app = f"https://{c.svc}.example.com"
+    api = f"https://api.example.com" if r.random() < 0.5 else f"http://localhost:{c.pick([3000, 8000, 8080])}"
+    L = []
+    for _ in range(r.randint(2, 6)):
+        k = r.randrange(7)
+        if k == 0:
+            L.append(f"Access to fetch at '{api}/v1/{c.pick(TABLES7)}' from origin '{app}' has been blocked by CORS policy: Response to preflight request doesn't pass access control check: No 'Access-Control-Allow-Origin' header is present on the requested resource. If all you need is a response you cannot read (an opaque one), you could send the request with mode 'no-cors'; to read it, the server must allow your origin.")
+            L.append(f"{c.pick(TABLES7)}.js:{c.n(10, 900)}  GET {api}/v1/{c.pick(TABLES7)} net::ERR_FAILED {c.pick([200, 403, 404, ''])}".rstrip())
+        elif k == 1:
+            L.append(f"Refused to load the script '{c.pick(['https://cdn.example.com/widget.js', 'https://static.example.com/tag.js'])}' because it violates the following Content Security Policy directive: \"script-src 'self' 'nonce-{c.hx(16)}'\". ('script-src-elem' is not set, so the browser applied 'script-src'.)")
+        elif k == 2:
+            L.append(f"Mixed Content: The page at '{app}/checkout' was loaded over HTTPS, but requested an insecure resource 'http://{c.svc}-img.example.com/logo.png'. This request has been blocked; serve the resource over HTTPS.")
+        elif k == 3:
+            L.append(f"[Deprecation] {c.pick(['Listener added for a synchronous DOMNodeInserted mutation event. Use MutationObserver instead; support for mutation events is being removed.', 'Third-party cookies will be blocked in a future release. Check whether your site depends on them and test with them turned off.', 'document.domain mutation is deprecated. Use postMessage() or the Channel Messaging API to talk across origins.'])}")
+        elif k == 4:
+            L.append(f"Uncaught (in promise) TypeError: Failed to fetch")
+            L.append(f"    at {c.pick(['loadOrders', 'fetchSession', 'submitForm'])} ({app}/assets/index-{c.hx(8)}.js:{c.n(1, 90)}:{c.n(100, 99999)})")
+        elif k == 5:
+            L.append(f"[Violation] '{c.pick(['click', 'setTimeout', 'message'])}' handler took {c.n(150, 900)}ms")
+        else:
+            L.append(f"Warning: Each child in a list should have a unique \"key\" prop (render method of `{c.pick(['OrderList', 'CartItems', 'NavMenu'])}`). Give every item a stable id as its key; see {c.sub('https://docs.example.com/react/keys', {})}")
+    if r.random() < 0.5:
+        L.append(f"DevTools failed to load source map: Could not load content for {app}/assets/index-{c.hx(8)}.js.map: HTTP error: status code 404, net::ERR_HTTP_RESPONSE_CODE_FAILURE")
+    return "\n".join(L)
+
+
+# -- mail servers --
+
+def qid7(c):
+    return c.hx(10).upper()
+
+
+def f7_postfix(c):
+    r = c.r
+    L = []
+    mx = c.pick(["mx1.example.com", "mail.example.com", "mx.partner.example.com"])
+    for _ in range(r.randint(3, 10)):
+        k = r.randrange(6)
+        pre = f"{c.ts('syslog', 20000)} {c.pick(['mail-1', 'mx', 'smtp-out-2'])} postfix/"
+        q = qid7(c)
+        rcpt = f"{c.pick(USER7)}@{c.pick(['example.com', 'partner.example.com', 'mail.example.com'])}"
+        if k == 0:
+            L.append(pre + f"smtp[{c.n(1000, 99999)}]: {q}: to=<{rcpt}>, relay={mx}[{c.ip()}]:25, delay={c.n(1, 9000)}, delays=0.{c.n(1, 9)}/0/{c.n(1, 60)}/0, dsn=4.4.1, status=deferred (connect to {mx}[{c.ip()}]:25: {c.err('timeout').capitalize()})")
+        elif k == 1:
+            L.append(pre + f"smtpd[{c.n(1000, 99999)}]: NOQUEUE: reject: RCPT from unknown[{c.ip()}]: 554 5.7.1 <{rcpt}>: Relay access denied; from=<{c.pick(USER7)}@example.com> to=<{rcpt}> proto=ESMTP helo=<{c.pick(['laptop', 'localhost', 'ws-12'])}>")
+        elif k == 2:
+            L.append(pre + f"smtp[{c.n(1000, 99999)}]: {q}: to=<{rcpt}>, relay={mx}[{c.ip()}]:25, delay={c.n(1, 9)}.{c.n(1, 9)}, delays=0.1/0/0.3/0.5, dsn=5.1.1, status=bounced (host {mx}[{c.ip()}] said: 550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown in virtual mailbox table (in reply to RCPT TO command))")
+        elif k == 3:
+            L.append(pre + f"smtpd[{c.n(1000, 99999)}]: warning: hostname {c.pick(['host-192-168-4-7.example.com', 'unknown.example.com'])} does not resolve to address {c.ip()}: Name or service not known")
+        elif k == 4:
+            L.append(pre + f"qmgr[{c.n(1000, 99999)}]: {q}: from=<{c.pick(USER7)}@example.com>, size={c.n(900, 90000)}, nrcpt={c.n(1, 5)} (queue active)")
+        else:
+            L.append(pre + f"smtp[{c.n(1000, 99999)}]: warning: TLS library problem: error:0A000086:SSL routines::certificate verify failed:../ssl/statem/statem_clnt.c:{c.n(1800, 2100)}:")
+    L.append(f"{c.ts('syslog')} mail-1 postfix/postqueue[{c.n(1000, 99999)}]: warning: Mail system is down -- accessing queue directly" if r.random() < 0.2 else
+             f"# {c.adv('network', host=mx, port=25)} Queued mail is retried automatically; `postqueue -f` retries it now.")
+    return "\n".join(L)
+
+
+def f7_exim(c):
+    r = c.r
+    L = []
+    for _ in range(r.randint(3, 9)):
+        mid = f"1t{c.hx(4)}-{c.hx(6).upper()}-{c.n(10, 99)}"
+        rcpt = f"{c.pick(USER7)}@{c.pick(['example.com', 'partner.example.com'])}"
+        k = r.randrange(4)
+        if k == 0:
+            L.append(f"{c.ts('sp', 30000)} {mid} ** {rcpt} R=dnslookup T=remote_smtp H=mx.{rcpt.split('@')[1]} [{c.ip()}]: SMTP error from remote mail server after RCPT TO:<{rcpt}>: 550 5.7.1 Message rejected: sender domain has no SPF record that permits this host")
+        elif k == 1:
+            L.append(f"{c.ts('sp', 30000)} {mid} == {rcpt} R=dnslookup T=remote_smtp defer (110): Connection timed out")
+        elif k == 2:
+            L.append(f"{c.ts('sp', 30000)} {mid} <= {c.pick(USER7)}@example.com H=({c.pick(['web-01', 'app'])}) [{c.ip()}] P=esmtpsa X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=no A=dovecot_plain:{c.user} S={c.n(1000, 90000)} id={c.hx(16)}@example.com")
+        else:
+            L.append(f"{c.ts('sp', 30000)} {mid} Message is frozen ({c.pick(['delivery error message', 'too many retries'])})")
+    L.append(f"{c.ts('sp')} {c.adv('config', opt='retry rules', path='/etc/exim4/exim4.conf.template')}")
+    if r.random() < 0.5:
+        L.append("# List frozen messages with `exim -bpr | grep frozen`; thaw one with `exim -Mt <id>` or remove it with `exim -Mrm <id>` once you know why it froze.")
+    return "\n".join(L)
+
+
+def f7_dovecot(c):
+    r = c.r
+    L = []
+    for _ in range(r.randint(3, 8)):
+        k = r.randrange(5)
+        pre = f"{c.ts('syslog', 20000)} mail-1 dovecot: "
+        if k == 0:
+            L.append(pre + f"imap-login: Disconnected: Connection closed (auth failed, {c.n(1, 5)} attempts in {c.n(2, 30)} secs): user=<{c.pick(USER7)}@example.com>, method=PLAIN, rip={c.ip()}, lip={c.ip()}, TLS, session=<{c.hx(16)}>")
+        elif k == 1:
+            L.append(pre + f"auth-worker({c.n(1000, 99999)}): Error: sql(user@example.com,{c.ip()}): Password query failed: Not connected to database")
+        elif k == 2:
+            L.append(pre + f"imap({c.pick(USER7)}@example.com)<{c.n(1000, 99999)}><{c.hx(16)}>: Error: Mailbox INBOX: write(/var/vmail/example.com/{c.user}/Maildir/dovecot.index.log) failed: Disk quota exceeded")
+        elif k == 3:
+            L.append(pre + f"config: Warning: please set ssl_dh=</etc/dovecot/dh.pem; keeping the built-in parameters is deprecated and will stop working in a future version")
+        else:
+            L.append(pre + f"lmtp({c.n(1000, 99999)}): Error: {c.pick(USER7)}@example.com: Sieve script /var/vmail/sieve/{c.user}.sieve: line {c.n(1, 90)}: error: unknown command '{c.pick(['fileinto2', 'vaction', 'redirct'])}'")
+    L.append(f"{c.ts('syslog')} mail-1 dovecot: master: Warning: {c.adv('config', opt='mail_max_userip_connections', path='/etc/dovecot/conf.d/20-imap.conf')}")
+    return "\n".join(L)
+
+
+# -- system logs --
+
+def f7_systemd(c):
+    r = c.r
+    s = c.svc
+    pid = c.n(1000, 99999)
+    st = c.pick([("exit-code", "exited", "1/FAILURE"), ("signal", "killed", "KILL"), ("exit-code", "exited", "203/EXEC"), ("oom-kill", "killed", "KILL")])
+    L = [f"$ systemctl status {s}.service", f"× {s}.service - {s.title()} service", f"     Loaded: loaded (/etc/systemd/system/{s}.service; enabled; preset: enabled)",
+         f"     Active: failed (Result: {st[0]}) since {c.ts('ctime').replace(str(c.t.year), '').strip()} UTC; {c.n(1, 59)}s ago",
+         f"   Duration: {c.n(1, 999)}ms", f"    Process: {pid} ExecStart=/usr/local/bin/{s} --config /etc/{s}/config.yaml (code={st[1]}, status={st[2]})",
+         f"   Main PID: {pid} (code={st[1]}, status={st[2]})", f"        CPU: {c.n(10, 900)}ms", ""]
+    jt = lambda: f"{c.ts('journal')} {c.hn} "
+    if st[2] == "203/EXEC":
+        L.append(jt() + f"(s)[{pid}]: {s}.service: Failed to locate executable /usr/local/bin/{s}: {c.err('notfound').capitalize()}")
+        L.append(jt() + f"(s)[{pid}]: {s}.service: Failed at step EXEC spawning /usr/local/bin/{s}: No such file or directory")
+    else:
+        L.append(jt() + f"{s}[{pid}]: {c.pick(['Error: ', 'fatal: ', 'FATAL '])}{c.pick(['could not bind 0.0.0.0:8080: address already in use', 'reading /etc/' + s + '/config.yaml: ' + c.err('denied'), 'database: ' + c.err('refused')])}")
+    L.append(jt() + f"systemd[1]: {s}.service: Main process exited, code={st[1]}, status={st[2]}")
+    L.append(jt() + f"systemd[1]: {s}.service: Failed with result '{st[0]}'.")
+    if r.random() < 0.6:
+        L.append(jt() + f"systemd[1]: {s}.service: Scheduled restart job, restart counter is at {c.n(1, 9)}.")
+        L.append(jt() + f"systemd[1]: {s}.service: Start request repeated too quickly.")
+    L.append(jt() + f"systemd[1]: Failed to start {s}.service - {s.title()} service.")
+    L.append(f"# {c.adv('logs', svc=s) if r.random() < 0.5 else c.adv('restart', svc=s)} After fixing the unit file, run `systemctl daemon-reload` and `systemctl reset-failed {s}`.")
+    return "\n".join(L)
+
+
+def f7_oom(c):
+    r = c.r
+    proc = c.pick(["java", "node", "postgres", "python3", "mysqld", c.svc])
+    pid = c.n(1000, 99999)
+    L = [f"{c.ts('dmesg')} {proc} invoked oom-killer: gfp_mask=0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP), order=0, oom_score_adj=0",
+         f"{c.ts('dmesg')} CPU: {c.n(0, 15)} PID: {pid} Comm: {proc} Not tainted 6.{c.n(1, 8)}.0-{c.n(10, 40)}-generic #{c.n(10, 90)}-Ubuntu",
+         f"{c.ts('dmesg')} Hardware name: Amazon EC2 {c.pick(['m6i.large', 't3.medium', 'c6g.xlarge'])}/, BIOS 1.0 10/16/2017",
+         f"{c.ts('dmesg')} Mem-Info:",
+         f"{c.ts('dmesg')} active_anon:{c.n(100000, 999999)} inactive_anon:{c.n(1000, 99999)} isolated_anon:0",
+         f"{c.ts('dmesg')}  active_file:{c.n(10, 999)} inactive_file:{c.n(10, 999)} isolated_file:0 unevictable:0 dirty:0 writeback:0",
+         f"{c.ts('dmesg')} Tasks state (memory values in pages):",
+         f"{c.ts('dmesg')} [  pid  ]   uid  tgid total_vm      rss pgtables_bytes swapents oom_score_adj name"]
+    for _ in range(r.randint(2, 7)):
+        nm = c.pick(["systemd-journal", "sshd", "containerd", "dockerd", proc, "node_exporter", "cron", "rsyslogd"])
+        L.append(f"{c.ts('dmesg', 0)} [{c.n(100, 99999):>7}] {c.n(0, 1001):>5} {c.n(100, 99999):>5} {c.n(1000, 9999999):>8} {c.n(100, 999999):>8} {c.n(10000, 9999999):>14} {0:>8} {c.pick([0, -999, 0, 200]):>13} {nm}")
+    L += [f"{c.ts('dmesg')} oom-kill:constraint=CONSTRAINT_{c.pick(['NONE', 'MEMCG'])},nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/system.slice/{c.svc}.service,task={proc},pid={pid},uid={c.n(0, 1001)}",
+          f"{c.ts('dmesg')} Out of memory: Killed process {pid} ({proc}) total-vm:{c.n(1000000, 9999999)}kB, anon-rss:{c.n(100000, 8000000)}kB, file-rss:{c.n(0, 9999)}kB, shmem-rss:0kB, UID:{c.n(0, 1001)} pgtables:{c.n(1000, 20000)}kB oom_score_adj:0",
+          f"{c.ts('journal')} {c.hn} systemd[1]: {c.svc}.service: A process of this unit has been killed by the OOM killer.",
+          f"# {c.adv('memory')} Set MemoryMax= in the unit, or give the host swap, so that one process cannot take the whole machine down."]
+    return "\n".join(L)
+
+
+def f7_auditd(c):
+    r = c.r
+    comm = c.pick(["nginx", "httpd", "php-fpm", "postgres", c.svc])
+    path = c.pick([f"/srv/{c.svc}/public/index.html", f"/var/www/{c.svc}/uploads", f"/home/{c.user}/app.sock", f"/opt/{c.svc}/data/state.db"])
+    tcls = "file" if "." in path.split("/")[-1] else c.pick(["dir", "sock_file"])
+    ev = f"{c.ts('epoch_f')}:{c.n(100, 99999)}"
+    L = [f"type=AVC msg=audit({ev}): avc:  denied  {{ {c.pick(['read', 'write', 'getattr', 'open', 'connectto'])} }} for  pid={c.n(1000, 99999)} comm=\"{comm}\" name=\"{path.split('/')[-1]}\" dev=\"{c.pick(['dm-0', 'sda1', 'nvme0n1p2'])}\" ino={c.n(10000, 9999999)} scontext=system_u:system_r:httpd_t:s0 tcontext=unconfined_u:object_r:{c.pick(['user_home_t', 'var_t', 'default_t'])}:s0 tclass={tcls} permissive=0",
+         f"type=SYSCALL msg=audit({ev}): arch=c000003e syscall={c.n(2, 300)} success=no exit=-13 a0=ffffff9c a1=55{c.hx(10)} a2=80000 a3=0 items=0 ppid={c.n(1, 9999)} pid={c.n(1000, 99999)} auid=4294967295 uid={c.n(48, 999)} gid={c.n(48, 999)} euid={c.n(48, 999)} comm=\"{comm}\" exe=\"/usr/sbin/{comm}\" subj=system_u:system_r:httpd_t:s0 key=(null)",
+         f"type=PROCTITLE msg=audit({ev}): proctitle=\"{comm}: worker process\""]
+    if r.random() < 0.7:
+        L += [f"{c.ts('syslog')} {c.hn} setroubleshoot[{c.n(1000, 99999)}]: SELinux is preventing {comm} from {c.pick(['read', 'write'])} access on the {tcls} {path.split('/')[-1]}.",
+              f"*****  Plugin restorecon (94.8 confidence) suggests   ************************",
+              f"The label on {path} does not match the policy for this location.",
+              f"To give it the default label for its path, run:", f"# /sbin/restorecon -v {path}",
+              f"If the files really belong in a non-standard place, add a rule first: semanage fcontext -a -t httpd_sys_content_t '{path.rsplit('/', 1)[0]}(/.*)?'"]
+    else:
+        L.append(f"# {c.adv('perms', path=path)} `ausearch -m avc -ts recent` lists the other denials.")
+    return "\n".join(L)
+
+
+def f7_sshd(c):
+    r = c.r
+    L = []
+    if r.random() < 0.35:
+        h = c.pick([c.ip(), f"{c.pick(HN7)}.example.com"])
+        L += [f"$ ssh {c.user}@{h}", "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@",
+              "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @", "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@",
+              f"The host key that {h} sent does not match the one saved for it. This is expected if the server was",
+              "reinstalled or its keys were rotated; otherwise treat it as a possible interception and stop here.",
+              f"The server now presents this ED25519 key fingerprint:", f"SHA256:{base64.b64encode(c.r.randbytes(32)).decode().rstrip('=')}",
+              f"Ask the server's administrator whether the new key is right. The old key is on line {c.n(1, 90)} of /home/{c.user}/.ssh/known_hosts;",
+              f"after confirming, remove it with: ssh-keygen -R {h}",
+              f"Host key verification failed."]
+    else:
+        for _ in range(r.randint(3, 10)):
+            pre = f"{c.ts('syslog', 20000)} {c.hn} sshd[{c.n(1000, 99999)}]: "
+            k = r.randrange(6)
+            u = c.pick(USER7 + ["oracle", "test", "git", "pi", "guest"])
+            if k == 0:
+                L.append(pre + f"Failed password for {c.pick(['', 'invalid user '])}{u} from {c.ip()} port {c.n(30000, 65000)} ssh2")
+            elif k == 1:
+                L.append(pre + f"Connection closed by authenticating user {u} {c.ip()} port {c.n(30000, 65000)} [preauth]")
+            elif k == 2:
+                L.append(pre + f"error: kex_exchange_identification: read: Connection reset by peer")
+            elif k == 3:
+                L.append(pre + f"Accepted publickey for {u} from {c.ip()} port {c.n(30000, 65000)} ssh2: ED25519 SHA256:{base64.b64encode(c.r.randbytes(32)).decode().rstrip('=')}")
+            elif k == 4:
+                L.append(pre + f"Authentication refused: bad ownership or modes for directory /home/{u}/.ssh")
+            else:
+                L.append(pre + f"error: maximum authentication attempts exceeded for {u} from {c.ip()} port {c.n(30000, 65000)} ssh2 [preauth]")
+        L.append(f"# {c.adv('perms', path='/home/' + c.user + '/.ssh')} sshd wants ~/.ssh at 700 and authorized_keys at 600, owned by the user.")
+    return "\n".join(L)
+
+
+def f7_sudo(c):
+    r = c.r
+    u = c.pick(USER7[:12])
+    L = []
+    for _ in range(r.randint(2, 5)):
+        pre = f"{c.ts('journal', 60000)} {c.hn} sudo[{c.n(1000, 99999)}]: "
+        k = r.randrange(4)
+        if k == 0:
+            L.append(pre + f"    {u} : user NOT in sudoers ; TTY=pts/{c.n(0, 9)} ; PWD=/home/{u} ; USER=root ; COMMAND=/usr/bin/{c.pick(['apt update', 'systemctl restart ' + c.svc, 'journalctl -xe', 'docker ps'])}")
+        elif k == 1:
+            L.append(pre + f"pam_unix(sudo:auth): authentication failure; logname={u} uid={c.n(1000, 1010)} euid=0 tty=/dev/pts/{c.n(0, 9)} ruser={u} rhost=  user={u}")
+        elif k == 2:
+            L.append(pre + f"    {u} : {c.n(1, 3)} incorrect password attempts ; TTY=pts/{c.n(0, 9)} ; PWD=/srv/{c.svc} ; USER=root ; COMMAND=/usr/bin/systemctl restart {c.svc}")
+        else:
+            L.append(pre + f"    {u} : TTY=pts/{c.n(0, 9)} ; PWD=/home/{u} ; USER=root ; COMMAND=/usr/bin/tail -n 200 /var/log/{c.svc}/error.log")
+    L += [f"$ sudo systemctl restart {c.svc}", f"[sudo] password for {u}: ", f"{u} is not in the sudoers file.",
+          f"This attempt was logged. {c.adv('contact') if r.random() < 0.5 else 'Ask an administrator to add you to the sudo group (usermod -aG sudo ' + u + ') or to give you a narrower rule in /etc/sudoers.d/.'}"]
+    return "\n".join(L)
+
+
+def f7_cron_backup(c):
+    r = c.r
+    db = c.pick(DBS7)
+    L = [f"{c.ts('syslog')} {c.hn} CRON[{c.n(1000, 99999)}]: (root) CMD (/usr/local/bin/backup-{db}.sh >> /var/log/backup.log 2>&1)"]
+    L += [f"[{c.ts('sp')}] backup-{db}: starting, target s3://backups-{c.svc}/{c.hn}/",
+          f"[{c.ts('sp', 90000)}] backup-{db}: dumping {db} with {c.pick(['pg_dump -Fc', 'mysqldump --single-transaction', 'mongodump --archive'])}",
+          "tar: Removing leading `/' from member names"]
+    for _ in range(r.randint(1, 4)):
+        L.append(c.pick([f"tar: /var/lib/{c.pick(['mysql', 'postgresql', c.svc])}/{c.pick(['ibdata1', 'pg_wal/0000000100000A' + c.hx(10).upper(), 'cache/index.bin'])}: file changed as we read it",
+                         f"tar: /var/lib/{c.svc}/tmp/{c.hx(8)}.lock: Cannot stat: {c.err('notfound').capitalize()}",
+                         f"tar: /home/{c.user}/.cache: Cannot open: {c.err('denied').capitalize()}",
+                         f"tar: /var/backups/{db}-{c.t.year}{c.t.month:02d}{c.t.day:02d}.tar.gz: Wrote only {c.n(1000, 9999)} of 10240 bytes"]))
+    L.append("tar: Exiting with failure status due to previous errors")
+    if r.random() < 0.5:
+        L += [f"[{c.ts('sp', 90000)}] backup-{db}: upload failed: An error occurred (AccessDenied) when calling the PutObject operation: Access Denied",
+              f"[{c.ts('sp')}] backup-{db}: {c.adv('perms')}"]
+    else:
+        L += [f"[{c.ts('sp', 90000)}] backup-{db}: archive is incomplete, keeping yesterday's copy",
+              f"[{c.ts('sp')}] backup-{db}: {c.adv('disk', path='/var/backups')}"]
+    L.append(f"[{c.ts('sp')}] backup-{db}: FAILED after {c.n(10, 4000)}s (exit {c.pick([1, 2])})")
+    L.append(f"{c.ts('syslog')} {c.hn} CRON[{c.n(1000, 99999)}]: (CRON) info (No MTA installed, discarding output)" if r.random() < 0.4 else
+             f"# A database that is running changes under tar; dump it to a file first, or use the database's own snapshot, and archive that.")
+    return "\n".join(L)
+
+
+def f7_logrotate(c):
+    r = c.r
+    L = [f"{c.ts('syslog')} {c.hn} systemd[1]: Starting logrotate.service - Rotate log files...",
+         f"{c.ts('syslog')} {c.hn} logrotate[{c.n(1000, 99999)}]: error: skipping \"/var/log/{c.svc}/*.log\" because parent directory has insecure permissions (It's world writable or writable by group which is not \"root\")",
+         f"{c.ts('syslog')} {c.hn} logrotate[{c.n(1000, 99999)}]: hint: add a \"su {c.user} {c.user}\" line to /etc/logrotate.d/{c.svc} so that the files are rotated as their owner, or tighten the directory's mode."]
+    if r.random() < 0.6:
+        L += [f"{c.ts('syslog')} {c.hn} logrotate[{c.n(1000, 99999)}]: error: error running non-shared postrotate script for /var/log/nginx/access.log of '/var/log/nginx/*.log '",
+              f"{c.ts('syslog')} {c.hn} logrotate[{c.n(1000, 99999)}]: error: stat of /var/log/{c.svc}/worker.log failed: {c.err('notfound').capitalize()}"]
+    L += [f"{c.ts('syslog')} {c.hn} systemd[1]: logrotate.service: Main process exited, code=exited, status=1/FAILURE",
+          f"{c.ts('syslog')} {c.hn} systemd[1]: logrotate.service: Failed with result 'exit-code'.",
+          f"# {c.adv('run', cmd='logrotate -d /etc/logrotate.d/' + c.svc)} (-d is a dry run that prints what it would do)"]
+    return "\n".join(L)
+
+
+def f7_journald(c):
+    r = c.r
+    L = [f"-- Boot {c.hx(32)} --"]
+    for _ in range(r.randint(4, 14)):
+        k = r.randrange(8)
+        pre = f"{c.ts('journal', 30000)} {c.hn} "
+        if k == 0:
+            L.append(pre + f"kernel: EXT4-fs warning (device {c.pick(['sda1', 'nvme0n1p1'])}): ext4_dx_add_entry:{c.n(2000, 2600)}: Directory (ino: {c.n(1000, 999999)}) index full, reach max htree level :2")
+        elif k == 1:
+            L.append(pre + f"systemd-resolved[{c.n(300, 900)}]: Using degraded feature set UDP instead of UDP+EDNS0 for DNS server {c.ip()}.")
+        elif k == 2:
+            L.append(pre + f"systemd-timesyncd[{c.n(300, 900)}]: Timed out waiting for reply from {c.ip()}:123 (ntp.example.com).")
+        elif k == 3:
+            L.append(pre + f"kernel: nfs: server {c.pick(['nas-1.example.com', c.ip()])} not responding, still trying")
+        elif k == 4:
+            L.append(pre + f"systemd-journald[{c.n(200, 600)}]: Journal file /var/log/journal/{c.hx(32)}/system.journal is truncated, ignoring file.")
+        elif k == 5:
+            L.append(pre + f"kernel: TCP: request_sock_TCP: Possible SYN flooding on port {c.pick([80, 443, 8080])}. Sending cookies.  Check SNMP counters.")
+        elif k == 6:
+            L.append(pre + f"systemd[1]: Dependency failed for {c.svc}.service - {c.svc.title()}.")
+        else:
+            L.append(pre + f"{c.svc}[{c.n(1000, 99999)}]: {c.adv(c.pick(TOPICS7))}")
+    L.append(f"{c.ts('journal')} {c.hn} systemd-journald[{c.n(200, 600)}]: {c.adv('disk', path='/var/log/journal')} `journalctl --vacuum-size=500M` trims old journal files.")
+    return "\n".join(L)
+
+
+# -- message brokers --
+
+def f7_kafka(c):
+    r = c.r
+    topic = c.pick([f"{c.svc}.events", "orders.v1", "payments-dlq", "audit", f"{c.svc}-commands"])
+    L = []
+    for _ in range(r.randint(2, 7)):
+        k = r.randrange(5)
+        pre = f"[{c.ts('java')}] "
+        if k == 0:
+            L.append(pre + f"WARN [Producer clientId={c.svc}-producer-1] Error while fetching metadata with correlation id {c.n(1, 9999)} : {{{topic}=LEADER_NOT_AVAILABLE}} (org.apache.kafka.clients.NetworkClient)")
+        elif k == 1:
+            L.append(pre + f"ERROR [Consumer clientId={c.svc}-1, groupId={c.svc}] Offset commit failed on partition {topic}-{c.n(0, 11)} at offset {c.n(1000, 9999999)}: The coordinator is not aware of this member. (org.apache.kafka.clients.consumer.internals.ConsumerCoordinator)")
+        elif k == 2:
+            L.append(pre + f"WARN [Consumer clientId={c.svc}-1, groupId={c.svc}] consumer poll timeout has expired. The time between poll() calls exceeded max.poll.interval.ms, so the consumer left the group. {c.adv('config', opt='max.poll.records', path='consumer.properties')}")
+        elif k == 3:
+            L.append(pre + f"ERROR [ReplicaFetcher replicaId={c.n(1, 5)}, leaderId={c.n(1, 5)}, fetcherId=0] Error for partition {topic}-{c.n(0, 11)} at offset {c.n(1000, 9999999)} (kafka.server.ReplicaFetcherThread)")
+            L.append("org.apache.kafka.common.errors.NotLeaderOrFollowerException: this broker no longer leads the partition; the client refreshes its metadata and retries.")
+        else:
+            L.append(pre + f"INFO [Log partition={topic}-{c.n(0, 11)}, dir=/var/lib/kafka/data] Deleting segment LogSegment(baseOffset={c.n(1000, 999999)}, size={c.n(1000, 1073741824)}) due to retention time {c.pick([604800000, 86400000])}ms breach (kafka.log.UnifiedLog)")
+    if r.random() < 0.5:
+        L += [f"$ kafka-consumer-groups.sh --bootstrap-server {c.ip()}:9092 --describe --group {c.svc}", "",
+              f"Consumer group '{c.svc}' has no active members.", ""]
+        rows = [["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID"]]
+        for p in range(r.randint(2, 6)):
+            a = c.n(1000, 999999)
+            rows.append([c.svc, topic, str(p), str(a), str(a + c.n(0, 90000)), "-", "-"])
+        L += box7(rows)
+    return "\n".join(L)
+
+
+def f7_rabbitmq(c):
+    r = c.r
+    node = f"rabbit@{c.pick(['mq-1', 'mq-2', 'rabbitmq-0'])}"
+    L = []
+    for _ in range(r.randint(2, 7)):
+        k = r.randrange(5)
+        pre = f"{c.ts('iso_off').replace('T', ' ')} [{c.pick(['error', 'warning', 'info'])}] <0.{c.n(100, 9999)}.0> "
+        if k == 0:
+            L.append(pre + f"memory resource limit alarm set on node '{node}'.")
+            L.append(pre + "Publishers on this node are now blocked until memory use falls below the high watermark. Consumers keep working; drain the queues or add memory.")
+        elif k == 1:
+            L.append(pre + f"closing AMQP connection <0.{c.n(100, 9999)}.0> ({c.ip()}:{c.n(30000, 65000)} -> {c.ip()}:5672, vhost: '/', user: '{c.user}'):")
+            L.append(f"client unexpectedly closed TCP connection")
+        elif k == 2:
+            L.append(pre + f"Error on AMQP connection <0.{c.n(100, 9999)}.0> ({c.ip()}:{c.n(30000, 65000)} -> {c.ip()}:5672, state: starting):")
+            L.append(f"PLAIN login refused: user '{c.user}' - invalid credentials")
+        elif k == 3:
+            L.append(pre + f"Channel error on connection <0.{c.n(100, 9999)}.0>: operation queue.declare caused a channel exception precondition_failed: inequivalent arg 'x-queue-type' for queue '{c.svc}.jobs' in vhost '/': received 'quorum' but current is 'classic'")
+        else:
+            L.append(pre + f"disk resource limit alarm set on node '{node}'. Free disk space is {c.n(10, 49)}MB, below the limit of 50MB.")
+    L.append(f"{c.ts('iso_off').replace('T', ' ')} [info] <0.{c.n(100, 9999)}.0> {c.adv(c.pick(['memory', 'disk', 'creds']), path='/var/lib/rabbitmq')}")
+    return "\n".join(L)
+
+
+def f7_nats(c):
+    r = c.r
+    pid = c.n(1, 9999)
+    L = []
+    for _ in range(r.randint(2, 7)):
+        k = r.randrange(5)
+        pre = f"[{pid}] {c.ts('go')}.{c.n(0, 999999):06d} "
+        if k == 0:
+            L.append(pre + f"[INF] {c.ip()}:{c.n(30000, 65000)} - cid:{c.n(1, 9999)} - \"v1.{c.n(20, 36)}.0:go:{c.svc}\" - Slow Consumer Detected: WriteDeadline of 10s exceeded with {c.n(1, 900)} chunks of {c.n(10000, 9999999)} total bytes.")
+        elif k == 1:
+            L.append(pre + f"[ERR] {c.ip()}:{c.n(30000, 65000)} - cid:{c.n(1, 9999)} - authentication error - User \"{c.user}\"")
+        elif k == 2:
+            L.append(pre + f"[WRN] JetStream resource limits exceeded for server")
+        elif k == 3:
+            L.append(pre + f"[ERR] Error trying to connect to route (attempt {c.n(1, 90)}): dial tcp {c.ip()}:6222: {c.err('refused')}")
+        else:
+            L.append(pre + f"[WRN] {c.ip()}:{c.n(30000, 65000)} - cid:{c.n(1, 9999)} - \"{c.svc}\" - Readloop processing time: {c.n(2, 9)}.{c.n(100, 999)}s")
+    L += [f"$ nats req {c.svc}.ping '' --server nats://{c.pick(['localhost', c.ip()])}:4222", f"{c.ts('hms')} Sending request on \"{c.svc}.ping\"",
+          f"nats: error: nats: no responders available for request",
+          f"# No subscriber is listening on {c.svc}.ping. {c.adv('logs', svc=c.svc)}"]
+    return "\n".join(L)
+
+
+# -- observability --
+
+def jtop7(d, pretty):
+    """JSON with one top-level key per line (as log viewers show events), or compact on two lines."""
+    if pretty:
+        return "{\n" + ",\n".join(f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in d.items()) + "\n}"
+    return json.dumps(d, ensure_ascii=False)
+
+def f7_prometheus(c):
+    r = c.r
+    alerts = []
+    for _ in range(r.randint(1, 3)):
+        name, summ, desc = c.pick([
+            ("HostOutOfDiskSpace", "Disk is almost full on {i}", "Less than {p}% of the filesystem {m} is free. Check what grew (du -xh {m} | sort -h | tail), clean up or expand the volume."),
+            ("KubePodCrashLooping", "Pod {ns}/{pod} is crash looping", "The container restarted {p} times in the last 15 minutes. Look at `kubectl logs --previous` for the reason before you roll back."),
+            ("PostgresReplicationLag", "Replica {i} is {p}s behind", "Check the replica's disk and network; if it cannot catch up, rebuild it from a fresh base backup."),
+            ("HighErrorRate", "{s} returns 5xx for {p}% of requests", "Compare with the last deploy; if it started with the release, roll back and open an incident."),
+            ("CertificateExpiringSoon", "TLS certificate for {s}.example.com expires in {p} days", "Renewal should be automatic; if it is not, check the issuer's logs and renew by hand.")])
+        sub = lambda t: (t.replace("{i}", f"{c.ip()}:9100").replace("{p}", str(c.n(2, 30))).replace("{m}", c.pick(["/", "/var/lib/docker", "/data"]))
+                         .replace("{ns}", c.pick(NS7)).replace("{pod}", pod7(c)).replace("{s}", c.svc))
+        alerts.append({"status": "firing", "labels": {"alertname": name, "severity": c.pick(["warning", "critical", "page"]), "instance": f"{c.ip()}:9100", "job": c.pick(["node", "kubernetes-pods", c.svc])},
+                       "annotations": {"summary": sub(summ), "description": sub(desc), "runbook_url": f"https://wiki.example.com/runbooks/{name.lower()}"},
+                       "startsAt": c.ts("iso"), "endsAt": "0001-01-01T00:00:00Z", "generatorURL": f"http://prometheus.example.com:9090/graph?g0.expr=...", "fingerprint": c.hx(16)})
+    body = {"receiver": c.pick(["oncall-pager", "team-slack", "default"]), "status": "firing", "alerts": alerts,
+            "groupLabels": {"alertname": alerts[0]["labels"]["alertname"]}, "commonLabels": {"severity": alerts[0]["labels"]["severity"]},
+            "externalURL": "http://alertmanager.example.com:9093", "version": "4", "groupKey": "{}:{alertname=\"" + alerts[0]["labels"]["alertname"] + "\"}", "truncatedAlerts": 0}
+    return f"POST /api/v2/alerts/webhook HTTP/1.1 -> {c.pick(['hooks.example.com', 'localhost:9094'])} (payload)\n" + jtop7(body, r.random() < 0.6)
+
+
+def f7_grafana(c):
+    r = c.r
+    L = []
+    for _ in range(r.randint(2, 6)):
+        k = r.randrange(5)
+        pre = f"logger={c.pick(['tsdb.prometheus', 'ngalert.scheduler', 'context', 'sqlstore', 'plugin.loader'])} t={c.ts('iso_off').replace('.', '.')[:-6]}+00:00 "
+        if k == 0:
+            L.append(pre + f"level=error msg=\"Failed to evaluate rule\" rule_uid={c.hx(9)} org_id=1 error=\"failed to query data: Post \\\"http://prometheus:9090/api/v1/query_range\\\": dial tcp {c.ip()}:9090: connect: connection refused\"")
+        elif k == 1:
+            L.append(pre + f"level=error msg=\"Request Completed\" method=GET path=/api/datasources/proxy/uid/{c.hx(9)}/api/v1/query status=502 remote_addr={c.ip()} time_ms={c.n(1, 30000)} duration={c.n(1, 30)}s size=0 referer=http://grafana.example.com/d/{c.hx(9)}/{c.svc}")
+        elif k == 2:
+            L.append(pre + f"level=warn msg=\"Plugin is unsigned\" pluginID={c.pick(['example-heatmap-panel', 'custom-json-datasource'])} status=unsigned \"hint\"=\"Unsigned plugins load only when listed in allow_loading_unsigned_plugins; sign it or remove it\"")
+        elif k == 3:
+            L.append(pre + f"level=error msg=\"Failed to send alert notification\" integration=slack error=\"unexpected status 404: no_service\"")
+        else:
+            L.append(pre + f"level=warn msg=\"{c.adv('upgrade', opt='unified alerting', ver='11')}\"")
+    L.append(f"logger=settings t={c.ts('iso_off')[:-6]}+00:00 level=info msg=\"{c.adv('config', opt='[database] max_open_conn', path='/etc/grafana/grafana.ini')}\"")
+    return "\n".join(L)
+
+
+def f7_otel(c):
+    r = c.r
+    L = []
+    for _ in range(r.randint(2, 6)):
+        k = r.randrange(4)
+        if k == 0:
+            L.append(f"{c.ts('iso')}\terror\texporterhelper/queue_sender.go:{c.n(90, 130)}\tExporting failed. Dropping data.\t" +
+                     json.dumps({"kind": "exporter", "data_type": c.pick(["traces", "metrics", "logs"]), "name": c.pick(["otlp", "otlphttp/tempo", "prometheusremotewrite"]),
+                                 "error": f"not retryable error: Permanent error: rpc error: code = {c.pick(['Unauthenticated desc = invalid API key', 'InvalidArgument desc = trace id is empty', 'ResourceExhausted desc = grpc: received message larger than max (5242880 vs. 4194304)'])}", "dropped_items": c.n(1, 9000)}))
+        elif k == 1:
+            L.append(f"{c.ts('iso')}\twarn\tbatchprocessor@v0.{c.n(90, 110)}.0/batch_processor.go:{c.n(200, 300)}\tSender failed\t" + json.dumps({"kind": "processor", "name": "batch", "pipeline": "traces", "error": "sending queue is full"}))
+        elif k == 2:
+            L.append(f"{c.ts('iso')}\tinfo\texporterhelper/retry_sender.go:{c.n(100, 130)}\tExporting failed. Will retry the request after interval.\t" + json.dumps({"kind": "exporter", "name": "otlp", "error": f"rpc error: code = Unavailable desc = connection error: desc = \"transport: Error while dialing: dial tcp {c.ip()}:4317: connect: connection refused\"", "interval": f"{c.n(1, 30)}.{c.n(100, 999)}s"}))
+        else:
+            L.append(f"{c.ts('iso')}\twarn\tinternal@v0.{c.n(90, 110)}.0/warning.go:{c.n(40, 60)}\tListening on 0.0.0.0 exposes this receiver on every interface; bind it to localhost or a specific address unless other hosts must reach it.\t" + json.dumps({"kind": "receiver", "name": "otlp", "data_type": "traces", "documentation": "https://docs.example.com/otel/security-best-practices.md#safeguards-against-denial-of-service-attacks"}))
+    L.append(f"{c.ts('iso')}\tinfo\tservice@v0.{c.n(90, 110)}.0/service.go:{c.n(100, 250)}\t{c.adv(c.pick(['config', 'network', 'creds']), opt='sending_queue.queue_size', path='/etc/otelcol/config.yaml', port=4317)}")
+    return "\n".join(L)
+
+
+def f7_sentry(c):
+    r = c.r
+    frames = []
+    for _ in range(r.randint(3, 9)):
+        fn = c.pick(["handle", "process_order", "charge", "render", "dispatch", "_execute", "get_session", "fetch"])
+        mod = c.pick([f"{c.svc.replace('-', '_')}.views", f"{c.svc.replace('-', '_')}.services.billing", "django.core.handlers.base", "sqlalchemy.engine.base", "httpx._client"])
+        frames.append({"filename": mod.replace(".", "/") + ".py", "abs_path": f"/srv/{c.svc}/{mod.replace('.', '/')}.py", "function": fn, "module": mod,
+                       "lineno": c.n(10, 900), "in_app": mod.startswith(c.svc.replace('-', '_')), "context_line": c.pick(["    resp = client.post(url, json=payload, timeout=5)", "    order = Order.objects.get(pk=order_id)", "    raise PaymentDeclined(reason)", "    return self._engine.execute(stmt)"]),
+                       "vars": {"order_id": str(c.n(1000, 99999)), "attempt": c.n(1, 5), "user": f"'{c.user}'"}})
+    exc_type, exc_val = c.pick([("PaymentDeclined", "Card was declined: insufficient_funds"), ("OperationalError", "(psycopg.OperationalError) connection to server at \"db-primary\" failed: FATAL:  too many connections for role \"app\""),
+                                ("ReadTimeout", "timed out while reading response from payments.internal.example.com"), ("KeyError", "'shipping_address'")])
+    ev = {"event_id": c.hx(32), "timestamp": c.ts("iso"), "platform": "python", "level": "error", "logger": f"{c.svc}.errors",
+          "server_name": f"{c.pick(HN7)}.example.com", "release": f"{c.svc}@{c.n(1, 9)}.{c.n(0, 30)}.{c.n(0, 9)}", "environment": c.pick(["production", "staging"]),
+          "transaction": f"/api/v1/{c.pick(TABLES7)}/{{id}}", "exception": {"values": [{"type": exc_type, "value": exc_val, "module": f"{c.svc.replace('-', '_')}.errors",
+                                                                                         "mechanism": {"type": "django", "handled": False}, "stacktrace": {"frames": frames}}]},
+          "breadcrumbs": {"values": [{"timestamp": c.ts("epoch_f"), "category": c.pick(["query", "http", "ui.click", "navigation"]), "message": c.pick([f"SELECT \"{c.pick(TABLES7)}\".* FROM \"{c.pick(TABLES7)}\" WHERE id = %s", f"POST https://payments.internal.example.com/v2/charges [{c.pick([200, 402, 500, 504])}]", "button#checkout"]), "level": "info"} for _ in range(r.randint(1, 5))]},
+          "user": {"id": str(c.n(1, 999999)), "ip_address": c.ip()}, "tags": {"browser": c.pick(["Chrome 126", "Firefox 128", "Safari 17.5"]), "region": c.pick(["eu-west-1", "us-east-1"])},
+          "contexts": {"runtime": {"name": "CPython", "version": "3.12.4"}, "trace": {"trace_id": c.hx(32), "span_id": c.hx(16), "op": "http.server"}},
+          "extra": {"hint": c.adv(c.pick(["retry", "config", "network"]), port=5432, opt="DATABASES.default.CONN_MAX_AGE", path="settings.py")}}
+    return f"[sentry] event {ev['event_id']} captured ({ev['level']}, {ev['environment']})\n" + jtop7(ev, r.random() < 0.5)
+
+
+# -- auth providers --
+
+def f7_keycloak(c):
+    r = c.r
+    realm = c.pick(["example", "internal", "customers"])
+    L = []
+    for _ in range(r.randint(2, 6)):
+        k = r.randrange(4)
+        pre = f"{c.ts('java')} WARN  [org.keycloak.events] (executor-thread-{c.n(1, 60)}) "
+        if k == 0:
+            L.append(pre + f"type=\"LOGIN_ERROR\", realmId=\"{c.uuid()}\", realmName=\"{realm}\", clientId=\"{c.svc}\", userId=\"null\", ipAddress=\"{c.ip()}\", error=\"user_not_found\", auth_method=\"openid-connect\", redirect_uri=\"https://{c.svc}.example.com/callback\", code_id=\"{c.uuid()}\", username=\"{c.pick(USER7)}\"")
+        elif k == 1:
+            L.append(pre + f"type=\"CODE_TO_TOKEN_ERROR\", realmId=\"{c.uuid()}\", realmName=\"{realm}\", clientId=\"{c.svc}\", userId=\"null\", ipAddress=\"{c.ip()}\", error=\"invalid_client_credentials\", grant_type=\"authorization_code\"")
+        elif k == 2:
+            L.append(pre + f"type=\"LOGIN_ERROR\", realmName=\"{realm}\", clientId=\"{c.svc}\", error=\"invalid_redirect_uri\", redirect_uri=\"http://localhost:{c.pick([3000, 5173, 8080])}/auth/callback\"")
+            L.append(f"{c.ts('java')} INFO  [org.keycloak.services] (executor-thread-{c.n(1, 60)}) Add this redirect URI to the client's Valid redirect URIs in the admin console if local development should be allowed.")
+        else:
+            L.append(f"{c.ts('java')} ERROR [org.keycloak.services.error.KeycloakErrorHandler] (executor-thread-{c.n(1, 60)}) Uncaught server error: org.keycloak.models.ModelDuplicateException: User exists with same email")
+    L.append(f"{c.ts('java')} WARN  [org.keycloak.quarkus.runtime.cli.Picocli] (main) {c.adv('upgrade', opt='--hostname with a full URL', ver='26')}")
+    return "\n".join(L)
+
+
+def f7_oauth(c):
+    r = c.r
+    k = r.randrange(3)
+    if k == 0:
+        err, desc = c.pick([("invalid_grant", "The authorization code has expired or was already used. Start the sign-in again."),
+                            ("invalid_client", "Client authentication failed: the client secret is wrong or has expired."),
+                            ("unauthorized_client", "This client may not use the client_credentials grant."),
+                            ("invalid_scope", "The requested scope 'admin:org' is not allowed for this application.")])
+        L = [f"POST https://auth.example.com/oauth2/token -> 400", json.dumps({"error": err, "error_description": desc, "error_uri": f"https://docs.example.com/oauth/errors#{err}"}, indent=2),
+             f"{c.ts('iso')} ERROR {c.svc}.auth token exchange failed for user {c.user}: {err}",
+             f"{c.ts('iso')} WARN  {c.svc}.auth {c.adv('creds') if err != 'invalid_client' else 'Rotate the client secret in the identity provider and update OAUTH_CLIENT_SECRET in the secret store.'}"]
+    elif k == 1:
+        L = [f"GET https://{c.svc}.example.com/callback?error=access_denied&error_description=Consent+was+not+given+for+this+application&state={c.hx(16)}",
+             f"{c.ts('iso')} WARN  {c.svc}.auth consent denied by {c.user}@example.com", "We could not sign you in because access was not granted.",
+             "If your organization requires admin approval for new apps, ask your administrator to approve it, then try again."]
+    else:
+        L = [f"{c.ts('iso')} ERROR {c.svc}.auth jwt verification failed: {c.pick(['token is expired', 'signature is invalid: key id ' + c.hx(8) + ' not found in JWKS', 'aud claim mismatch: expected ' + c.svc + ', got account'])}",
+             f"{c.ts('iso')} DEBUG {c.svc}.auth jwks refreshed from https://auth.example.com/.well-known/jwks.json ({c.n(1, 4)} keys)",
+             f"HTTP/1.1 401 Unauthorized", f"WWW-Authenticate: Bearer realm=\"{c.svc}\", error=\"invalid_token\", error_description=\"The access token expired\"",
+             f"{c.ts('iso')} INFO  {c.svc}.auth {c.adv('creds')}"]
+    return "\n".join(L)
+
+
+def f7_saml(c):
+    r = c.r
+    L = [f"{c.ts('java')} ERROR [{c.svc}] o.s.s.saml2.provider.service.authentication.OpenSaml4AuthenticationProvider - SAML response validation failed",
+         f"org.springframework.security.saml2.core.Saml2AuthenticationException: {c.pick(['Invalid signature for object [' + '_' + c.hx(32) + ']', 'Invalid assertion [' + '_' + c.hx(32) + '] for SAML response [' + '_' + c.hx(32) + ']: Assertion is expired', 'Invalid destination [https://' + c.svc + '.example.com/saml/acs] for SAML response'])}",
+         "<samlp:Status>", f"  <samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:{c.pick(['Responder', 'Requester'])}\">",
+         f"    <samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:{c.pick(['RequestDenied', 'AuthnFailed', 'InvalidNameIDPolicy'])}\"/>", "  </samlp:StatusCode>",
+         f"  <samlp:StatusMessage>{c.pick(['The requested NameID format is not supported by this identity provider.', 'User is not assigned to this application.'])}</samlp:StatusMessage>", "</samlp:Status>",
+         f"{c.ts('java')} INFO  [{c.svc}] Make sure the IdP signing certificate in your service-provider settings matches the one in the IdP metadata; it changes when the IdP rotates keys.",
+         f"{c.ts('java')} INFO  [{c.svc}] {c.adv(c.pick(['config', 'contact']), opt='saml2.relyingparty.registration.okta.assertingparty.metadata-uri', path='application.yml')}"]
+    if r.random() < 0.4:
+        L.insert(2, f"{c.ts('java')} WARN  [{c.svc}] Clock skew between this host and the IdP is {c.n(61, 600)}s; check NTP on both sides.")
+    return "\n".join(L)
+
+
+# -- payments and webhooks --
+
+def f7_payments(c):
+    r = c.r
+    k = r.randrange(2)
+    if k == 0:
+        code, dc, msg = c.pick([("card_declined", "insufficient_funds", "Your card was declined because of insufficient funds. Try another card or contact your bank."),
+                                ("expired_card", None, "Your card has expired. Update the expiry date or use a different card."),
+                                ("incorrect_cvc", None, "The security code you entered is wrong. Check the three digits on the back of your card."),
+                                ("authentication_required", None, "Your bank needs you to confirm this payment. Complete the verification and try again.")])
+        err = {"error": {"type": "card_error", "code": code, "message": msg, "param": "payment_method", "request_log_url": f"https://dashboard.pay.example.com/logs/req_{c.hx(14)}"}}
+        if dc:
+            err["error"]["decline_code"] = dc
+        L = [f"{c.ts('iso')} WARN  {c.svc}.payments charge failed order={c.n(10000, 999999)} amount={c.n(100, 99999)} currency={c.pick(['EUR', 'USD', 'GBP'])} http_status=402",
+             json.dumps(err, indent=2 if r.random() < 0.5 else None),
+             f"{c.ts('iso')} INFO  {c.svc}.payments shown to customer: \"{msg}\""]
+    else:
+        L = [f"{c.ts('iso')} ERROR {c.svc}.webhooks signature verification failed for event evt_{c.hx(24)}: no valid signature in the Signature header for this payload",
+             f"{c.ts('iso')} ERROR {c.svc}.webhooks Verify against the raw request bytes: a framework that parses JSON before your handler runs changes the body, and the signature stops matching.",
+             f"{c.ts('iso')} WARN  {c.svc}.webhooks {c.adv('config', opt='PAYMENTS_WEBHOOK_SECRET', path='/srv/' + c.svc + '/.env')}",
+             f"{c.ts('iso')} INFO  {c.svc}.webhooks responded 400 to {c.ip()}; the provider will retry for up to 3 days"]
+    return "\n".join(L)
+
+
+def f7_webhook(c):
+    r = c.r
+    url = f"https://{c.pick(['hooks', 'ci', 'integrations'])}.example.com/{c.pick(['github', 'deploy', 'notify'])}/{c.hx(8)}"
+    L = [f"Recent deliveries for webhook {c.n(100000, 9999999)} ({url})"]
+    rows = [["DELIVERY", "EVENT", "STATUS", "DURATION", "DELIVERED"]]
+    for _ in range(r.randint(3, 8)):
+        rows.append([c.uuid()[:13], c.pick(["push", "pull_request", "invoice.paid", "order.created", "deployment_status"]), c.pick(["200", "200", "410", "500", "502", "timeout"]), f"{c.n(10, 10000)}ms", c.ts("iso_s", 600000)])
+    L += box7(rows)
+    L += ["Last response: HTTP " + c.pick(["410 Gone", "502 Bad Gateway", "500 Internal Server Error", "404 Not Found"]),
+          f"This endpoint failed {c.n(5, 50)} times in a row and has been disabled. Fix the receiver, then re-enable it from your dashboard; missed events can be redelivered for 7 days.",
+          c.adv("retry")]
+    return "\n".join(L)
+
+
+# -- git --
+
+def f7_git(c):
+    r = c.r
+    br = c.pick(BRANCH7)
+    k = r.randrange(4)
+    h = c.hint()
+    if k == 0:
+        nobj = c.n(3, 40)
+        L = [f"$ git push origin {br}", f"Enumerating objects: {c.n(3, 90)}, done.", f"Writing objects: 100% ({nobj}/{nobj}), {c.n(1, 900)} bytes | {c.n(1, 900)}.00 KiB/s, done.", f"To git.example.com:platform/{c.svc}.git", f" ! [rejected]        {br} -> {br} (fetch first)",
+             f"error: failed to push some refs to 'git.example.com:platform/{c.svc}.git'",
+             f"{h} The remote branch has commits that your local branch does not have. This usually means",
+             f"{h} someone else pushed in the meantime. Integrate their work first (for example",
+             f"{h} 'git pull --rebase'), then push again."]
+    elif k == 1:
+        fs = [f"src/{c.pick(['api', 'db', 'ui'])}/{c.pick(['orders', 'client', 'schema', 'Cart'])}.{c.pick(['py', 'ts', 'go', 'rs'])}" for _ in range(r.randint(1, 4))]
+        L = [f"$ git merge {br}", f"Auto-merging {fs[0]}"] + [f"CONFLICT (content): Merge conflict in {f}" for f in fs] + \
+            ["Automatic merge failed; fix conflicts and then commit the result.", "$ git status", f"On branch {c.pick(BRANCH7)}", "You have unmerged paths.",
+             "  (fix conflicts and run \"git commit\")", "  (use \"git merge --abort\" to abort the merge)", "", "Unmerged paths:",
+             "  (use \"git add <file>...\" to mark resolution)"] + [f"\tboth modified:   {f}" for f in fs]
+    elif k == 2:
+        sha = c.hx(7)
+        L = [f"$ git checkout {sha}", f"Note: switching to '{sha}'.", "",
+             "You are now on a detached HEAD: no branch points at the commit you are on. You can look around, build",
+             "and test, and even commit, but those commits belong to no branch and are easy to lose when you switch away.", "",
+             "To keep commits made here, create a branch for them now or later:", "", "  git switch -c <new-branch-name>", "",
+             "To go back to where you were, run `git switch -`.", "",
+             f"{h} Set advice.detachedHead to false to stop showing this message.", "",
+             f"HEAD is now at {sha} {c.pick(['Bump version to 2.4.1', 'Fix VAT rounding for B2B invoices', 'Merge pull request #' + str(c.n(100, 9999)) + ' from ' + c.user + '/' + c.pick(BRANCH7)])}"]
+    else:
+        L = [f"$ git pull origin {br}", f"From git.example.com:platform/{c.svc}", f" * branch            {br} -> FETCH_HEAD", f"   {c.hx(7)}..{c.hx(7)}  {br} -> origin/{br}  ({c.n(1, 9)} local, {c.n(1, 30)} upstream commits)", f"{h} Your branch and its upstream have both moved on; git needs to know how to combine them.",
+             f"{h} Choose one of these before your next pull; the first sets the default for this repository:", f"{h}",
+             f"{h}   git config pull.rebase false  # merge", f"{h}   git config pull.rebase true   # rebase", f"{h}   git config pull.ff only       # fast-forward only",
+             f"{h}", f"{h} Add --global to set it for all repositories, or pass --rebase, --no-rebase or --ff-only on the command line.",
+             "fatal: Need to specify how to reconcile divergent branches."]
+    return "\n".join(L)
+
+
+# -- security tools --
+
+def cve7(c):
+    return f"CVE-{c.pick([2023, 2024, 2025])}-{c.n(10000, 59999)}"
+
+
+def f7_trivy(c):
+    r = c.r
+    img = f"registry.example.com/{c.svc}:{c.hx(7)}"
+    rows = []
+    for _ in range(r.randint(2, 8)):
+        lib = c.pick(["openssl", "libssl3", "zlib1g", "curl", "glibc", "libxml2", "busybox", "expat", "stdlib", "jackson-databind", "lodash"])
+        sev = c.pick(["LOW", "MEDIUM", "MEDIUM", "HIGH", "CRITICAL"])
+        rows.append([lib, cve7(c), sev, c.pick(["fixed", "affected", "will_not_fix"]), f"{c.n(1, 3)}.{c.n(0, 20)}.{c.n(0, 9)}", f"{c.n(1, 3)}.{c.n(0, 20)}.{c.n(10, 19)}",
+                     c.pick(["buffer over-read in certificate parsing", "denial of service via crafted input", "memory leak in decompression", "out-of-bounds write in parser", "ReDoS in path matching"])])
+    cnt = {s: sum(1 for x in rows if x[2] == s) for s in ["UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"]}
+    L = [f"{c.ts('iso_off')[:19]}Z\tINFO\t[vuln] Vulnerability scanning is enabled",
+         f"{c.ts('iso_off')[:19]}Z\tINFO\tDetected OS\tfamily=\"debian\" version=\"12.{c.n(1, 7)}\"", "",
+         f"{img} (debian 12.{c.n(1, 7)})", "=" * (len(img) + 14),
+         f"Total: {len(rows)} (" + ", ".join(f"{k}: {v}" for k, v in cnt.items()) + ")", ""]
+    L += box7([["Library", "Vulnerability", "Severity", "Status", "Installed Version", "Fixed Version", "Title"]] + rows)
+    L.append(f"{c.ts('iso_off')[:19]}Z\tINFO\t{c.pick(['Rebuild the image on the latest base to pick up the fixed packages.', 'Add accepted findings to .trivyignore with a reason and an expiry date.', c.adv('docs', url='https://docs.example.com/trivy/vulnerability-db')])}")
+    return "\n".join(L)
+
+
+def f7_semgrep(c):
+    r = c.r
+    n = r.randint(1, 4)
+    L = ["┌─────────────────┐", f"│ {n} Code Finding{'s' if n > 1 else ' '} │", "└─────────────────┘", ""]
+    for _ in range(n):
+        f = f"{c.svc.replace('-', '_')}/{c.pick(['views', 'utils', 'db', 'export'])}.py"
+        rule, msg, code = c.pick([("python.lang.security.audit.subprocess-shell-true.subprocess-shell-true",
+                                   "This call runs a shell with shell=True. If any part of the command comes from input, it can be abused; pass a list of arguments and keep shell=False.",
+                                   "subprocess.run(f\"tar czf {out} {path}\", shell=True)"),
+                                  ("python.django.security.injection.sql.sql-injection-using-raw",
+                                   "A query is built by string formatting and passed to raw(). Use parameters (params=[...]) so that values are escaped.",
+                                   "User.objects.raw(f\"SELECT * FROM users WHERE email = '{email}'\")"),
+                                  ("python.lang.security.deserialization.pickle.avoid-pickle",
+                                   "Unpickling data from an untrusted source can run arbitrary code. Prefer JSON or another data-only format.",
+                                   "obj = pickle.loads(request.body)"),
+                                  ("python.requests.security.disabled-cert-validation",
+                                   "TLS certificate checks are disabled for this request. Remove verify=False, or point verify at your CA bundle.",
+                                   "requests.get(url, verify=False)")])
+        ln = c.n(5, 400)
+        L += [f"    {f}", f"   ❯❯❱ {rule}", "          " + msg, f"          Details: https://semgrep.example.com/r/{rule.split('.')[-1]}", "",
+              f"          {ln}┆ {code}", ""]
+    L.append(f"Ran {c.n(100, 900)} rules on {c.n(20, 900)} files: {n} finding{'s' if n > 1 else ''}.")
+    if r.random() < 0.5:
+        L.append("If a finding is a false positive, add `# nosemgrep: <rule-id>` on that line with a short reason.")
+    return "\n".join(L)
+
+
+def f7_gitleaks(c):
+    r = c.r
+    L = ["$ gitleaks detect --source . --verbose", ""]
+    n = r.randint(1, 2)
+    for _ in range(n):
+        rid, fn = c.pick([("aws-access-token", "config/dev.env"), ("generic-api-key", f"src/{c.svc}/settings.py"), ("private-key", "deploy/id_rsa"),
+                          ("slack-webhook-url", "scripts/notify.sh"), ("github-pat", ".github/workflows/release.yml")])
+        cm = c.hx(40)
+        L += [f"Finding:     {c.pick(['AWS_ACCESS_KEY_ID', 'api_key', 'SLACK_URL', 'token'])} = REDACTED", "Secret:      REDACTED", f"RuleID:      {rid}",
+              f"Entropy:     {c.n(3, 5)}.{c.n(100000, 999999)}", f"File:        {fn}", f"Line:        {c.n(1, 200)}", f"Commit:      {cm}",
+              f"Author:      {c.user.title()}", f"Email:       {c.user}@example.com", f"Date:        {c.ts('iso_s')}", f"Fingerprint: {cm}:{fn}:{rid}:{c.n(1, 200)}", ""]
+    L += [f"{c.ts('hm12')} INF {c.n(10, 900)} commits scanned.", f"{c.ts('hm12')} INF scan completed in {c.n(100, 9999)}ms", f"{c.ts('hm12')} WRN leaks found: {n}",
+          "Rotate each exposed credential first; removing it from history does not make it safe again. Then add false positives to .gitleaksignore by fingerprint."]
+    return "\n".join(L)
+
+
+def f7_dependabot(c):
+    r = c.r
+    pkg = c.pick(PKGS_NPM7 + PKGS_PY7)
+    a, b = f"{c.n(1, 5)}.{c.n(0, 20)}.{c.n(0, 9)}", f"{c.n(1, 5)}.{c.n(0, 20)}.{c.n(10, 19)}"
+    k = r.randrange(2)
+    if k == 0:
+        L = [f"Bump {pkg} from {a} to {b} in /{c.pick(['', 'frontend', 'services/' + c.svc])}", "",
+             f"Bumps [{pkg}](https://git.example.com/mirror/{pkg}) from {a} to {b}.", "<details>", "<summary>Release notes</summary>",
+             f"<blockquote>", f"<h2>v{b}</h2>", f"<ul>", f"<li>Fix {c.pick(['prototype pollution in merge()', 'header injection in redirects', 'unbounded recursion in parser'])} ({cve7(c)})</li>", "</ul>", "</blockquote>", "</details>", "",
+             f"[![Compatibility score](https://deps.example.com/badges/compatibility_score?dependency-name={pkg}&previous-version={a}&new-version={b})](https://docs.example.com/dependabot/compatibility-scores)", "",
+             "Comment `@dependabot rebase` to rebase this PR on the base branch.", "",
+             "<details><summary>Commands</summary>", "",
+             "- `@dependabot rebase` rebases this PR", "- `@dependabot recreate` rebuilds this PR from scratch; edits made to it are lost",
+             "- `@dependabot ignore this major version` closes this PR; no more updates to this major version are proposed", "</details>"]
+    else:
+        L = [f"Dependabot alert #{c.n(1, 300)}: {c.pick(['High', 'Critical', 'Moderate'])} severity vulnerability in {pkg}",
+             f"Package: {pkg} ({'npm' if pkg in PKGS_NPM7 else 'pip'})  Affected versions: < {b}  Patched version: {b}", f"Advisory: GHSA-{c.hx(4)}-{c.hx(4)}-{c.hx(4)} / {cve7(c)}",
+             f"Manifest: {c.pick(['package-lock.json', 'yarn.lock']) if pkg in PKGS_NPM7 else c.pick(['requirements.txt', 'poetry.lock'])}",
+             f"Dependabot could not find a safe version of {pkg} to move to: {a} is the newest one the other dependencies allow, because of:",
+             f"  {c.pick(PKGS_NPM7 if pkg in PKGS_NPM7 else PKGS_PY7)}@{c.n(1, 9)}.{c.n(0, 9)}.{c.n(0, 9)} requires {pkg}@~{a}",
+             f"Update that dependency first or pin {pkg} with an override/resolution, then dismiss or re-run the alert.",
+             c.adv("upgrade", cmd=f"npm install {pkg}@{b}", ver=b)]
+    return "\n".join(L)
+
+
+# The formats, in a fixed order (each renders one tool's output from a Ctx7).
+FORMATS7 = [f7_mysql_log, f7_mysql_client, f7_mariadb_crash, f7_postgres_log, f7_psql_client, f7_sqlite, f7_mongodb,
+            f7_redis, f7_elasticsearch, f7_cassandra, f7_nginx, f7_apache, f7_haproxy, f7_envoy, f7_traefik, f7_caddy,
+            f7_kubectl_get, f7_kubectl_describe, f7_kubectl_events, f7_kubelet, f7_kubectl_apply, f7_docker,
+            f7_buildkit, f7_podman, f7_gitlab_ci, f7_github_actions, f7_jenkins, f7_circleci, f7_buildkite,
+            f7_terraform, f7_terraform_lock, f7_ansible, f7_helm, f7_pulumi, f7_cloudformation, f7_aws_cli, f7_lambda,
+            f7_gcloud, f7_az, f7_jvm, f7_hs_err, f7_dotnet, f7_go_panic, f7_rust_panic, f7_node, f7_deno_bun,
+            f7_python, f7_rails, f7_php, f7_elixir, f7_ios_crash, f7_logcat, f7_npm, f7_pip, f7_cargo,
+            f7_maven_gradle, f7_composer_bundler, f7_rustc, f7_gcc, f7_tsc, f7_eslint, f7_mypy, f7_golangci,
+            f7_browser, f7_postfix, f7_exim, f7_dovecot, f7_systemd, f7_oom, f7_auditd, f7_sshd, f7_sudo,
+            f7_cron_backup, f7_logrotate, f7_journald, f7_kafka, f7_rabbitmq, f7_nats, f7_prometheus, f7_grafana,
+            f7_otel, f7_sentry, f7_keycloak, f7_oauth, f7_saml, f7_payments, f7_webhook, f7_git, f7_trivy, f7_semgrep,
+            f7_gitleaks, f7_dependabot]
+
+SEPS7 = ["\n", "\n\n", "\n---\n", "\n==> {name}.log <==\n", "\n# ---- {name} ----\n", "\n\n[{i}/{k}] {name}\n"]
+
+
+def bundle7(c):
+    """An incident bundle: 2-6 different formats sharing one clock and one set of names, as pasted
+    together in a ticket (a trace, then a CI log excerpt, then a kubectl event list, ...)."""
+    r = c.r
+    k = r.randint(2, 6)
+    fmts = r.sample(FORMATS7, k)
+    sep = r.choice(SEPS7)
+    text = ""
+    for i, f in enumerate(fmts):
+        part = f(c)
+        if i and len(text) + len(part) > 12000:
+            break
+        if i:
+            text += sep.replace("{name}", f.__name__[3:].replace("_", "-")).replace("{i}", str(i + 1)).replace("{k}", str(k))
+        elif "{name}" in sep or "{i}" in sep:
+            text += sep.lstrip("\n").replace("{name}", f.__name__[3:].replace("_", "-")).replace("{i}", "1").replace("{k}", str(k))
+        text += part
+    return text
+
+
+def main7(rng, n7):
+    rows = []
+    for i in range(n7):
+        # Every tenth row is an incident bundle; 15 rows in every 100 (one of them a bundle) carry
+        # localized tool messages.
+        lang = rng.choice(LANGS7) if (i % 100) % 7 == 0 else None
+        c = Ctx7(rng, lang)
+        text = bundle7(c) if i % 10 == 6 else rng.choice(FORMATS7)(c)
+        if lang and c.ml == 0:
+            # The paths of a format that print no advice: the tool's last line, localized.
+            text += "\n" + c.adv(rng.choice(["retry", "docs", "logs", "contact", "config", "run"]))
+        rows.append({"text": text, "label": 0, "kind": "gen-benign-v7", "source": "faultline-gen/benign"})
+    return rows
+
+
+# ---- part 8: the attacks of parts 1-5 planted in the tool output of part 7. Part 7 alone taught
+# the model that operator-facing output in these formats is benign, and attacks written as plain
+# requests lost recall; the same formats carrying one injected line, field or sentence keep the
+# format neutral, so the words aimed at the reader decide. ----
+
+def attack8(rng):
+    r = rng.random()
+    if r < 0.2:
+        attack = rng.choice(ATTACK_FRAMES + ATTACK_FRAMES2).replace("{g}", fill(rng, rng.choice(ATTACK_GOALS + ATTACK_GOALS2)))
+    elif r < 0.35:
+        attack = attack3(rng)
+    elif r < 0.5:
+        attack = request4(rng)
+    elif r < 0.65:
+        attack = fill5(rng, action5(rng))
+    elif r < 0.8:
+        # Part 7 speaks to operators in twelve languages: requests to the reader in those
+        # languages too.
+        attack = rng.choice(ML_FRAMES + ML_FRAMES2).replace("{g}", fill(rng, rng.choice(ATTACK_GOALS + ATTACK_GOALS2)))
+    else:
+        attack = ml_action5(rng)
+    kind = "gen-attack-v8"
+    if rng.random() < 0.15:
+        attack, t = obfuscate(rng, attack)
+        kind += "-" + t
+    return attack, kind
+
+
+def main8(rng, n8):
+    rows = []
+    for i in range(n8):
+        lang = rng.choice(LANGS7) if i % 7 == 0 else None
+        c = Ctx7(rng, lang)
+        text = bundle7(c) if i % 10 == 6 else rng.choice(FORMATS7)(c)
+        attack, kind = attack8(rng)
+        lines = text.split("\n")
+        k = rng.randrange(len(lines) + 1)
+        r = rng.random()
+        if r < 0.5:
+            lines.insert(k, attack)
+        elif r < 0.8 and k < len(lines):
+            lines[k] = lines[k] + " " + attack
+        else:
+            lines.insert(k, rng.choice(["message", "detail", "user", "note", "description", "comment", "reason"]) + ": " + attack)
+        rows.append({"text": "\n".join(lines), "label": 1, "kind": kind, "source": "faultline-gen/attack"})
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -1338,6 +4096,8 @@ def main():
     ap.add_argument("--n3", type=int, default=3000, help="part 3 rows: out-of-place tasks, more formats (50 %% benign)")
     ap.add_argument("--n4", type=int, default=6000, help="part 4 rows: bare out-of-place requests and questions (50 %% benign)")
     ap.add_argument("--n5", type=int, default=4000, help="part 5 rows: consequential actions and output hijacks (50 %% benign)")
+    ap.add_argument("--n7", type=int, default=2000, help="part 7 rows: benign operator-facing output of 92 tools and runtimes (100 %% benign)")
+    ap.add_argument("--n8", type=int, default=1500, help="part 8 rows: attacks of parts 1-5 planted in part 7's tool output (100 %% attacks)")
     a = ap.parse_args()
     rng = random.Random(a.seed)
     rows = []
@@ -1408,6 +4168,8 @@ def main():
     rows += main3(random.Random(a.seed * 1000 + 3), a.n3)
     rows += main4(random.Random(a.seed * 1000 + 4), a.n4)
     rows += main5(random.Random(a.seed * 1000 + 5), a.n5)
+    rows += main7(random.Random(a.seed * 1000 + 7), a.n7)
+    rows += main8(random.Random(a.seed * 1000 + 8), a.n8)
     with open(a.out, "w", encoding="utf-8") as f:
         for r in rows:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
