@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 use crate::normalize::{char_props, View, ViewKind, P_ALNUM};
 
 /// Version of the shipped model weights (changes with `model/weights.bin`).
-pub const MODEL_VERSION: &str = "hashlr-2026.11-16";
+pub const MODEL_VERSION: &str = "hashlr-2026.11-17";
 
 /// Default number of hash buckets as a power of two.
 pub const DEFAULT_BITS: u32 = 17;
@@ -1203,6 +1203,9 @@ fn append_canon(out: &mut [u8], len: &mut usize, last_space: &mut bool, bytes: &
 /// looked up once and segments reuse the sums of the whole text.
 struct Parts {
     whole: (f64, usize),
+    /// The part of `whole`'s sum that segments do not see: words of the other views (decoded
+    /// blobs, de-leeted and skeleton words), rule ids and counts.
+    rest: f64,
     segments: Vec<(f64, usize)>,
     top: Option<Top>,
     address_signals: usize,
@@ -1381,6 +1384,7 @@ fn score_parts(w: &Weights, views: &[View], rule_ids: &[&str], explain: bool) ->
         });
     });
     let mut per_piece = Vec::new();
+    let folded_sum = dot.sum;
     let address_signals = extract_rest(
         &mut dot,
         views,
@@ -1435,6 +1439,7 @@ fn score_parts(w: &Weights, views: &[View], rule_ids: &[&str], explain: bool) ->
     }
     Parts {
         whole: (dot.sum, dot.n),
+        rest: dot.sum - folded_sum,
         segments,
         top: dot.top,
         address_signals,
@@ -1450,25 +1455,28 @@ fn logit(w: &Weights, (sum, n): (f64, usize)) -> f32 {
 /// length of most training texts. See [`WHOLE_OVER_SEGMENT`].
 pub const WHOLE_TEXT_FEATURES: usize = 3000;
 
-/// How far the whole text's logit may exceed its best segment's once the text is longer than
-/// [`WHOLE_TEXT_FEATURES`]. The sum of weights grows with the number of features and the logit
-/// divides it by only their square root, so lines that each lean a little towards "attack" (a
-/// trace, an access log, a line that speaks to the operator) added up to a reject in long
-/// benign logs. A payload split over lines still raises the whole text above its parts, by up
-/// to this much; an attack on one line is scored as that line's segment.
+/// How far the folded text's part of the whole text's logit may exceed the best segment's once
+/// the text is longer than [`WHOLE_TEXT_FEATURES`] and has segments. The sum of weights grows
+/// with the number of features and the logit divides it by only their square root, so lines
+/// that each lean a little towards "attack" (a trace, an access log, a line that speaks to the
+/// operator) added up to a reject in long benign logs. A payload split over lines still raises
+/// the whole text above its parts, by up to this much; an attack on one line is scored as that
+/// line's segment. What segments do not see (decoded blobs, de-leeted words, rule ids) is
+/// added uncapped.
 pub const WHOLE_OVER_SEGMENT: f32 = 2.0;
 
 /// The logit of a text from its parts: the best of the whole text and its segments, the whole
-/// text capped as [`WHOLE_OVER_SEGMENT`] says.
+/// text capped as [`WHOLE_OVER_SEGMENT`] says. A text without segments (fewer than two pieces of
+/// three words) is its whole text, at any length.
 fn best_logit(w: &Weights, parts: &Parts) -> f32 {
     let whole = logit(w, parts.whole);
     let Some(best_segment) = parts.segments.iter().map(|&s| logit(w, s)).reduce(f32::max) else {
         return whole;
     };
     if parts.whole.1 > WHOLE_TEXT_FEATURES {
-        whole
-            .min(best_segment + WHOLE_OVER_SEGMENT)
-            .max(best_segment)
+        let rest = parts.rest as f32 / (parts.whole.1 as f32).sqrt();
+        // `min` and `max` rather than `clamp`, which panics on NaN.
+        ((whole - rest).min(best_segment + WHOLE_OVER_SEGMENT) + rest).max(best_segment)
     } else {
         whole.max(best_segment)
     }
@@ -1554,6 +1562,51 @@ mod tests {
                 "top features {got:?} vs {best:?}"
             );
         }
+    }
+
+    #[test]
+    fn whole_text_is_capped_above_the_best_segment_only_when_long() {
+        let w = Weights::zeros(4);
+        let parts = |n: usize, sum: f64, rest: f64, segments: Vec<(f64, usize)>| Parts {
+            whole: (sum, n),
+            rest,
+            segments,
+            top: None,
+            address_signals: 0,
+        };
+        let long = WHOLE_TEXT_FEATURES + 1;
+        let sq = |n: usize| (n as f64).sqrt();
+        // Logit 10 for the whole text, 1 for its best segment (of 100 features).
+        let seg = vec![(10.0, 100), (-5.0, 100)];
+        // No segments: the whole text at any length.
+        assert_eq!(
+            best_logit(&w, &parts(long, 10.0 * sq(long), 0.0, vec![])),
+            10.0
+        );
+        // Short: the best of the whole and the segments.
+        let n = WHOLE_TEXT_FEATURES;
+        assert_eq!(
+            best_logit(&w, &parts(n, 10.0 * sq(n), 0.0, seg.clone())),
+            10.0
+        );
+        // Long: at most the best segment + WHOLE_OVER_SEGMENT ...
+        let capped = best_logit(&w, &parts(long, 10.0 * sq(long), 0.0, seg.clone()));
+        assert!(
+            (capped - (1.0 + WHOLE_OVER_SEGMENT)).abs() < 1e-4,
+            "{capped}"
+        );
+        // ... plus, uncapped, what segments do not see (here 3 of the 10).
+        let with_rest = best_logit(
+            &w,
+            &parts(long, 10.0 * sq(long), 3.0 * sq(long), seg.clone()),
+        );
+        assert!(
+            (with_rest - (4.0 + WHOLE_OVER_SEGMENT)).abs() < 1e-4,
+            "{with_rest}"
+        );
+        // ... and never below the best segment.
+        let low = best_logit(&w, &parts(long, -20.0 * sq(long), 0.0, seg));
+        assert!((low - 1.0).abs() < 1e-4, "{low}");
     }
 
     #[test]

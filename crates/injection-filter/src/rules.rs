@@ -18,7 +18,7 @@ use regex::Regex;
 use crate::normalize::{char_props, fold_str, Derived, Run, View, ViewKind, P_ALNUM};
 
 /// Version of the rule set; bump when rules, weights or suppressions change.
-pub const RULESET_VERSION: &str = "rules-2026.11-15";
+pub const RULESET_VERSION: &str = "rules-2026.11-16";
 
 /// Weight of rules that alone justify rejection.
 const STRONG: f32 = 6.0;
@@ -1695,13 +1695,18 @@ const SUPPRESSIONS: &[(&str, &str, &[&str])] = &[
         &["re.exfil", "re.exfil_url"],
     ),
     (
+        // An HTTP request as logs print it: at a line start, in quotes or after `request: "`,
+        // and followed by the protocol, a status, a browser's net::ERR or the line's end; or
+        // Go's `Post "https://…": …` error.
         "sup.http_request_line",
-        r"\b(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\s+(https?://|/)\S*",
+        r#"(?m)(?:^[ \t]*|"|\brequest:\s*")(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (?:https?://|/)[^\s"]*(?: HTTP/[0-9.]+"?| net::ERR_[A-Z_]+| -> \d{3}\b| \[\d{3}\]| \d{3}\b|"|[ \t]*$)|\b(?:Get|Post|Put|Patch|Delete|Head) \\?"https?://[^"\s\\]+\\?": "#,
         &["re.exfil_url"],
     ),
     (
+        // A logger name ending in an AI word, where loggers are printed: Python's
+        // `LEVEL:name:`, `[name]`, `logger=name`.
         "sup.dotted_logger",
-        r"(?i)[a-z0-9_]\.(ai|assistant|agent|llm|model|copilot|claude|gpt|chatgpt|gemini|codex|bot)\b",
+        r"(?m)(?:^(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL):|\[|\blogger=)[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*\.(?:ai|assistant|agent|llm|model|copilot|claude|gpt|chatgpt|gemini|codex|bot)[:\]\s]",
         &["re.ai_imperative"],
     ),
     (
@@ -2562,18 +2567,31 @@ fn scan_views_with(
 ) -> (Vec<RawHit>, Vec<&'static str>) {
     let c = compiled();
     let mut hits: Vec<RawHit> = Vec::new();
-    let push =
-        |hits: &mut Vec<RawHit>, id: &'static str, weight: f32, view: &View, r: Range<usize>| {
-            if hits.iter().any(|h| h.id == id) {
-                return;
-            }
-            hits.push(RawHit {
-                id,
-                weight,
-                view: view.kind,
-                span: view.to_original(r),
-            });
-        };
+    let mut sup = Suppressor::new(c, original);
+    // Records a hit unless the rule has one already or a suppression covers this one: then a
+    // later occurrence of the same rule can still be the hit (a benign line anywhere in the text
+    // must not hide an attack elsewhere). Returns whether the rule has its hit now.
+    let mut push = |hits: &mut Vec<RawHit>,
+                    id: &'static str,
+                    weight: f32,
+                    view: &View,
+                    r: Range<usize>|
+     -> bool {
+        if hits.iter().any(|h| h.id == id) {
+            return true;
+        }
+        let span = view.to_original(r);
+        if sup.covers(id, &span) {
+            return false;
+        }
+        hits.push(RawHit {
+            id,
+            weight,
+            view: view.kind,
+            span,
+        });
+        true
+    };
     // Views whose lexicon matches have all been reported, and the trigger groups satisfied in
     // the views searched for patterns.
     let mut complete: Vec<ViewKind> = Vec::with_capacity(views.len());
@@ -2685,37 +2703,61 @@ fn scan_views_with(
             if cands & (1 << i) == 0 || hits.iter().any(|h| h.id == id) {
                 continue;
             }
-            // Patterns are matched on the view itself (they are case-sensitive).
-            if let Some(m) = c.regexes[i].find(&v.text) {
-                push(&mut hits, id, w, v, m.start()..m.end());
+            // Patterns are matched on the view itself (they are case-sensitive). The first
+            // match no suppression covers is the hit.
+            for m in c.regexes[i].find_iter(&v.text) {
+                if push(&mut hits, id, w, v, m.start()..m.end()) {
+                    break;
+                }
             }
         }
     }
-    // Suppressions, matched on the original text.
-    let mut fired: Vec<&'static str> = Vec::new();
-    if !hits.is_empty() {
-        for (sid, re, ids) in &c.sup {
-            if !ids.contains(&"*") && !hits.iter().any(|h| ids.contains(&h.id)) {
-                continue;
-            }
-            let spans: Vec<Range<usize>> = re.find_iter(original).map(|m| m.range()).collect();
-            if spans.is_empty() {
-                continue;
-            }
-            let before = hits.len();
-            hits.retain(|h| {
-                let targeted = ids.contains(&"*") || ids.contains(&h.id);
-                let overlaps = spans
-                    .iter()
-                    .any(|s| s.start < h.span.end && h.span.start < s.end);
-                !(targeted && overlaps)
-            });
-            if hits.len() != before {
-                fired.push(sid);
-            }
+    (hits, sup.fired)
+}
+
+/// Log-aware suppressions of one text: which of them cover a rule hit. Each suppression is
+/// matched on the original text the first time a hit it targets needs it.
+struct Suppressor<'c> {
+    c: &'c Compiled,
+    original: &'c str,
+    /// Per suppression, its matches in the original text once looked for.
+    spans: Vec<Option<Vec<Range<usize>>>>,
+    /// Suppressions that covered a hit, in order.
+    fired: Vec<&'static str>,
+}
+
+impl<'c> Suppressor<'c> {
+    fn new(c: &'c Compiled, original: &'c str) -> Suppressor<'c> {
+        Suppressor {
+            c,
+            original,
+            spans: vec![None; c.sup.len()],
+            fired: Vec::new(),
         }
     }
-    (hits, fired)
+
+    /// Whether a suppression aimed at rule `id` overlaps `span` of the original text (it is
+    /// recorded as fired if so).
+    fn covers(&mut self, id: &str, span: &Range<usize>) -> bool {
+        for (k, (sid, re, ids)) in self.c.sup.iter().enumerate() {
+            if !ids.contains(&"*") && !ids.contains(&id) {
+                continue;
+            }
+            let original = self.original;
+            let spans = self.spans[k]
+                .get_or_insert_with(|| re.find_iter(original).map(|m| m.range()).collect());
+            if spans
+                .iter()
+                .any(|s| s.start < span.end && span.start < s.end)
+            {
+                if !self.fired.contains(sid) {
+                    self.fired.push(sid);
+                }
+                return true;
+            }
+        }
+        false
+    }
 }
 
 #[cfg(test)]

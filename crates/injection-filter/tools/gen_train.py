@@ -4059,7 +4059,7 @@ def attack8(rng):
         # languages too.
         attack = rng.choice(ML_FRAMES + ML_FRAMES2).replace("{g}", fill(rng, rng.choice(ATTACK_GOALS + ATTACK_GOALS2)))
     else:
-        attack = ml_action5(rng)
+        attack = fill5(rng, ml_action5(rng))
     kind = "gen-attack-v8"
     if rng.random() < 0.15:
         attack, t = obfuscate(rng, attack)
