@@ -76,6 +76,8 @@ model-check: ## Regenerate the filter's training data and retrain it: both must 
 	@mkdir -p .run/model-check
 	python3 crates/injection-filter/tools/gen_train.py --out .run/model-check/generated.jsonl
 	cmp .run/model-check/generated.jsonl crates/injection-filter/data/train/generated.jsonl
+	python3 crates/injection-filter/tools/gen_agent.py --out .run/model-check/agent.jsonl
+	cmp .run/model-check/agent.jsonl crates/injection-filter/data/train/agent.jsonl
 	$(CARGO) run --release --no-default-features -p faultline-injection-filter --bin injection-train -- \
 		--out .run/model-check/weights.bin crates/injection-filter/data/train/*.jsonl
 	cmp .run/model-check/weights.bin crates/injection-filter/model/weights.bin

@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 use crate::normalize::{char_props, View, ViewKind, P_ALNUM};
 
 /// Version of the shipped model weights (changes with `model/weights.bin`).
-pub const MODEL_VERSION: &str = "hashlr-2026.11-17";
+pub const MODEL_VERSION: &str = "hashlr-2026.11-18";
 
 /// Default number of hash buckets as a power of two.
 pub const DEFAULT_BITS: u32 = 17;
@@ -151,6 +151,17 @@ const AI_WORDS: &[&str] = &[
     "エージェント",
     "어시스턴트",
     "에이전트",
+    "ia",
+    "ии",
+    "ші",
+    "асистент",
+    "помічник",
+    "asisten",
+    "مساعد",
+    "دستیار",
+    "עוזר",
+    "सहायक",
+    "βοηθος",
 ];
 const SECOND_PERSON: &[&str] = &[
     "you",
@@ -189,6 +200,16 @@ const SECOND_PERSON: &[&str] = &[
     "आप",
     "तुम",
     "أنت",
+    "siz",
+    "sizin",
+    "شما",
+    "אתה",
+    "εσυ",
+    "εσεις",
+    "ви",
+    "wewe",
+    "আপনি",
+    "তুমি",
 ];
 const IMPERATIVES: &[&str] = &[
     "ignore",
@@ -285,6 +306,40 @@ const IMPERATIVES: &[&str] = &[
     "continue",
     "never",
     "always",
+    // What a coding agent is asked to do to a repository, a key or a build.
+    "encode",
+    "treat",
+    "amend",
+    "bump",
+    "rename",
+    "rewrite",
+    "edit",
+    "rotate",
+    "configure",
+    "load",
+    "attach",
+    "embed",
+    "render",
+    "exfiltrate",
+    "forward",
+    "export",
+    "hide",
+    "avoid",
+    "mention",
+    "clone",
+    "fork",
+    "pin",
+    "downgrade",
+    "uninstall",
+    "overwrite",
+    "wipe",
+    "purge",
+    "destroy",
+    "kill",
+    "expose",
+    "disclose",
+    "deploy",
+    "force",
     // Other languages, as folded (no accents): politeness words that open a request, and
     // common verbs of requests.
     "bitte",
@@ -935,7 +990,9 @@ pub fn segments(folded: &str) -> Vec<&str> {
     }
 }
 
-fn add_counts(s: &mut impl Sink, you: usize, ai: usize, imp: usize, n: usize) {
+/// The counts of reader-addressing signals, bucketed. The text's length is not among them: a
+/// long benign log is no more an attack than a short one, and the model learned that it was.
+fn add_counts(s: &mut impl Sink, you: usize, ai: usize, imp: usize) {
     let bucket = |x: usize| -> u8 {
         match x {
             0 => b'0',
@@ -947,7 +1004,6 @@ fn add_counts(s: &mut impl Sink, you: usize, ai: usize, imp: usize, n: usize) {
     add_hashed(s, b'c', &[b'y', bucket(you)]);
     add_hashed(s, b'c', &[b'a', bucket(ai)]);
     add_hashed(s, b'c', &[b'i', bucket(imp)]);
-    add_hashed(s, b'c', &[b'n', bucket(n / 16)]);
     add_hashed(s, b'c', b"bias");
 }
 
@@ -970,7 +1026,7 @@ pub fn segment_features(seg: &str) -> Features {
     for_each_word(seg, |st, e| classes.push(table.get(&seg.as_bytes()[st..e])));
     let (you, ai) = count_classes(classes.iter().copied());
     let imp = count_imperatives::<false>(seg.as_bytes(), [IMP, 0], None)[0];
-    add_counts(&mut c, you, ai, imp, classes.len());
+    add_counts(&mut c, you, ai, imp);
     finish(c.0, you + ai + imp)
 }
 
@@ -1168,7 +1224,7 @@ fn extract_rest(
     for id in rule_ids {
         add_hashed(s, b'r', id.as_bytes());
     }
-    add_counts(s, you, ai, imp, folded_words.len());
+    add_counts(s, you, ai, imp);
     you + ai + imp
 }
 
@@ -1434,7 +1490,7 @@ fn score_parts(w: &Weights, views: &[View], rule_ids: &[&str], explain: bool) ->
         seg.n += 2 * n_words - usize::from(n_words > 0);
         let (you, ai) = count_classes(folded_words[first..j].iter().map(|fw| fw.class));
         let imp = per_piece[p.index];
-        add_counts(&mut seg, you, ai, imp, n_words);
+        add_counts(&mut seg, you, ai, imp);
         segments.push((seg.sum, seg.n));
     }
     Parts {

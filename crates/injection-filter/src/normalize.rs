@@ -670,9 +670,22 @@ pub(crate) fn char_props(c: char) -> u8 {
     p
 }
 
+/// Emoji and pictographs, which folding drops: interleaved with letters they hide words
+/// (`ig🔥no🔥re`), and no rule or model feature reads them. Enclosed and regional-indicator
+/// letters (U+1F100..U+1F1FF) and dingbat digits are not among them: they stand for letters
+/// and digits.
+pub fn is_pictograph(c: char) -> bool {
+    matches!(c as u32,
+        0x2600..=0x26ff | 0x2700..=0x2775 | 0x2794..=0x27bf | 0x2b00..=0x2bff
+        | 0x1f300..=0x1f6ff | 0x1f900..=0x1f9ff | 0x1fa70..=0x1faff)
+}
+
 fn fold_char(c: char, out: &mut impl FnMut(char)) {
     if c.is_ascii() {
         out(c.to_ascii_lowercase());
+        return;
+    }
+    if is_pictograph(c) {
         return;
     }
     decompose_compatible(c, |d| {

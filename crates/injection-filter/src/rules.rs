@@ -18,7 +18,7 @@ use regex::Regex;
 use crate::normalize::{char_props, fold_str, Derived, Run, View, ViewKind, P_ALNUM};
 
 /// Version of the rule set; bump when rules, weights or suppressions change.
-pub const RULESET_VERSION: &str = "rules-2026.11-16";
+pub const RULESET_VERSION: &str = "rules-2026.11-17";
 
 /// Weight of rules that alone justify rejection.
 const STRONG: f32 = 6.0;
@@ -1143,6 +1143,45 @@ const PATTERNS: &[(&str, f32, &str)] = &[
         MEDIUM,
         r"\b(call|use|invoke|run|trigger|execute)\s+(the\s+|your\s+)?(shell|bash|terminal|exec|command|code[ _-]?interpreter|python|browser|fetch|http|web|filesystem|file[ _-]?system|sql|database|deploy|git)\s*(tool|function)\s+(with|using|and\s+(run|execute|pass))\s*[:`'\x22]",
     ),
+    // Payloads a coding agent would run or write, dangerous whoever asks: a shell handed to a
+    // remote host, secrets put into a URL or a DNS name, key files sent over the network, the
+    // whole environment serialised, a markdown image whose URL carries data, a container with
+    // the host's root.
+    (
+        "re.reverse_shell",
+        STRONG,
+        r"/dev/(tcp|udp)/[\w.-]+/\d+|\bbash\s+-i\s*>&|\bnc(at)?\s[^\n|;]{0,60}-[ec]\s*/bin/(ba|z)?sh\b|\bsocat\s[^\n]{0,80}\bexec:|\bmkfifo\s[^\n]{0,60}\|\s*(nc|ncat|netcat)\b|\b(iex|invoke-expression)\b[^\n]{0,40}(downloadstring|invoke-webrequest|\biwr\b)|\bdownloadstring\s*\(\s*['\x22]https?://",
+    ),
+    (
+        "re.secret_in_url",
+        MEDIUM,
+        r"https?://[^\s\x22'<>`]{0,200}(\$\{\{\s*secrets\.|\$\((cat|env|printenv|echo\s+\$|git\s+config|whoami|base64|head|tail)\b|\$\{?[a-z0-9_]*(token|secret|passw|api_?key|access_?key|credential|private)[a-z0-9_]*)",
+    ),
+    (
+        "re.secret_dns",
+        STRONG,
+        r"\b(nslookup|dig|host|ping|curl|wget)\s[^\n]{0,30}\$\((cat|env|printenv|echo|git|whoami|base64|head)\b[^\n]{0,120}\)\s*\.[\w-]+\.",
+    ),
+    (
+        "re.secret_file_send",
+        MEDIUM,
+        r"\b(curl|wget|scp|rsync|nc|ncat|netcat|ftp|s3|gsutil|rclone)\s[^\n]{0,160}(\.ssh/id_(rsa|dsa|ecdsa|ed25519)[^.\w]|\.ssh/authorized_keys|\.aws/credentials|\.kube/config|\.npmrc|\.pypirc|\.docker/config\.json|\.git-credentials|/etc/shadow|@[\w/.~-]*\.env\b)|(\.ssh\b|\.ssh/id_(rsa|dsa|ecdsa|ed25519)|\.aws/credentials|\.kube/config|\.npmrc|\.pypirc|\.git-credentials|/etc/shadow|\benv\b|\bprintenv\b|\.env\b)[^\n|]{0,80}\|\s*(base64\s*(-w\s*0\s*)?\|\s*)?(curl|nc|ncat|netcat|wget)\b",
+    ),
+    (
+        "re.env_dump",
+        MEDIUM,
+        r"\b(str|dict|repr|json\.dumps|json\.stringify)\s*\(\s*(dict\s*\(\s*)?(os\.environ|process\.env)\s*\)",
+    ),
+    (
+        "re.md_exfil",
+        MEDIUM,
+        r"!\[[^\]\n]{0,60}\]\(\s*https?://[^)\s]{0,200}[?&][\w-]+=[^)\s]{0,40}(<|\{|\$|secret|token|key|passw)",
+    ),
+    (
+        "re.host_root_mount",
+        MEDIUM,
+        r"\b(docker|podman)\s+run\s[^\n]{0,120}(--privileged\s[^\n]{0,120}-v\s*/:/|-v\s*/:/[^\n]{0,120}--privileged)",
+    ),
 ];
 
 /// For every pattern of [`PATTERNS`] (same order): groups of literals such that every match
@@ -1633,6 +1672,56 @@ const TRIGGERS: &[(&str, &[&[&str]])] = &[
             &[r"with", r"using", r"and"],
         ],
     ),
+    (
+        "re.reverse_shell",
+        &[&[
+            "/dev/tcp/",
+            "/dev/udp/",
+            r"\bbash",
+            r"\bnc",
+            r"\bsocat",
+            r"\bmkfifo",
+            r"\biex\b",
+            r"\binvoke-expression\b",
+            "downloadstring",
+        ]],
+    ),
+    ("re.secret_in_url", &[&["http"], &["$"]]),
+    ("re.secret_dns", &[&["$("], &[")"]]),
+    (
+        "re.secret_file_send",
+        &[
+            &[
+                ".ssh",
+                ".aws/",
+                ".kube/",
+                ".npmrc",
+                ".pypirc",
+                ".docker/",
+                ".git-credentials",
+                "/etc/shadow",
+                ".env",
+                r"\benv\b",
+                r"\bprintenv\b",
+            ],
+            &[
+                r"\bcurl\b",
+                r"\bwget\b",
+                r"\bscp\b",
+                r"\brsync\b",
+                r"\bnc\b",
+                r"\bncat\b",
+                r"\bnetcat\b",
+                r"\bftp\b",
+                r"\bs3\b",
+                r"\bgsutil\b",
+                r"\brclone\b",
+            ],
+        ],
+    ),
+    ("re.env_dump", &[&["os.environ", "process.env"]]),
+    ("re.md_exfil", &[&["!["], &["http"]]),
+    ("re.host_root_mount", &[&["--privileged"], &["/:/"]]),
 ];
 
 /// A trigger without its marks: (literal, word boundary required before, after, only
@@ -1695,11 +1784,12 @@ const SUPPRESSIONS: &[(&str, &str, &[&str])] = &[
         &["re.exfil", "re.exfil_url"],
     ),
     (
-        // An HTTP request as logs print it: at a line start, in quotes or after `request: "`,
-        // and followed by the protocol, a status, a browser's net::ERR or the line's end; or
-        // Go's `Post "https://…": …` error.
+        // An HTTP request as logs print it: at a line start, in quotes or after `request:`
+        // (httpx: `HTTP Request: POST https://… "HTTP/1.1 200 OK"`), and followed by the
+        // protocol, a status, a browser's net::ERR or the line's end; or Go's
+        // `Post "https://…": …` error.
         "sup.http_request_line",
-        r#"(?m)(?:^[ \t]*|"|\brequest:\s*")(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (?:https?://|/)[^\s"]*(?: HTTP/[0-9.]+"?| net::ERR_[A-Z_]+| -> \d{3}\b| \[\d{3}\]| \d{3}\b|"|[ \t]*$)|\b(?:Get|Post|Put|Patch|Delete|Head) \\?"https?://[^"\s\\]+\\?": "#,
+        r#"(?m)(?:^[ \t]*|"|\b[Rr]equest:\s*"?)(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (?:https?://|/)[^\s"]*(?: "?HTTP/[0-9.]+"?| net::ERR_[A-Z_]+| -> \d{3}\b| \[\d{3}\]| \d{3}\b|"|[ \t]*$)|\b(?:Get|Post|Put|Patch|Delete|Head) \\?"https?://[^"\s\\]+\\?": "#,
         &["re.exfil_url"],
     ),
     (
@@ -1708,6 +1798,26 @@ const SUPPRESSIONS: &[(&str, &str, &[&str])] = &[
         "sup.dotted_logger",
         r"(?m)(?:^(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL):|\[|\blogger=)[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*\.(?:ai|assistant|agent|llm|model|copilot|claude|gpt|chatgpt|gemini|codex|bot)[:\]\s]",
         &["re.ai_imperative"],
+    ),
+    (
+        // A tool's report of a state: psql's "You are now connected to database …", Vault's
+        // "You are now authenticated", git's "You are now on branch …".
+        "sup.you_are_now_state",
+        r"(?i)\byou are now (connected|authenticated|logged (in|out)|signed (in|out)|subscribed|unsubscribed|registered|up to date|online|offline|on branch)\b",
+        &["lex.role.weak"],
+    ),
+    (
+        // A size: an LLM gateway's "system prompt is 5365 tokens (limit 4096)".
+        "sup.prompt_size",
+        r"(?i)\bsystem[ _-]?prompt\b[^\n.]{0,30}?\d[\d,]*\s*(tokens|chars|characters|bytes)\b",
+        &["lex.sysprompt"],
+    ),
+    (
+        // CPU instructions: "uses new instructions (AVX2, FMA, BMI2) that this CPU does not
+        // support".
+        "sup.cpu_instructions",
+        r"(?i)\bnew instructions\s*\((avx|sse|fma|bmi|neon|sve|amx|aes|sha)",
+        &["lex.role.weak"],
     ),
     (
         "sup.config_key",

@@ -1,8 +1,14 @@
-//! Trainer: `injection-train [--out model/weights.bin] [--bits 18] [--epochs 8]
+//! Trainer: `injection-train [--out model/weights.bin] [--bits 18] [--epochs 8] [--runs 5]
 //! [--exclude-source PREFIX]... FILE.jsonl...`
 //!
-//! Deterministic logistic regression (AdaGrad, fixed seed, no external ML crate) over the
+//! Deterministic logistic regression (AdaGrad, fixed seeds, no external ML crate) over the
 //! library's hashed features. Rows: `{"text", "label", "source"?}`; other keys are ignored.
+//!
+//! The model is the average of `--runs` models trained on the same rows in different orders.
+//! One run nearly separates the training rows, and where it ends up on texts unlike them
+//! depends on the order of its last updates: the false-positive rate of one run on a probe of
+//! unseen tool output moved between 0.7 % and 1.8 % when only the order of the input files
+//! changed. The average does not depend on one order.
 #![allow(clippy::print_stdout)]
 
 use std::io::BufRead;
@@ -21,7 +27,7 @@ struct Row {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: injection-train [--out FILE] [--bits N] [--epochs N] [--neg-weight W] [--l2 X] [--exclude-source PREFIX]... FILE.jsonl...");
+    eprintln!("usage: injection-train [--out FILE] [--bits N] [--epochs N] [--runs N] [--neg-weight W] [--l2 X] [--exclude-source PREFIX]... FILE.jsonl...");
     std::process::exit(2);
 }
 
@@ -29,6 +35,7 @@ fn main() {
     let mut out = "crates/injection-filter/model/weights.bin".to_string();
     let mut bits = DEFAULT_BITS;
     let mut epochs = 8usize;
+    let mut runs = 5usize;
     let mut exclude: Vec<String> = Vec::new();
     let mut neg_weight = 1.0f32;
     let mut l2 = 1e-5f32;
@@ -47,6 +54,13 @@ fn main() {
                 epochs = it
                     .next()
                     .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| usage());
+            }
+            "--runs" => {
+                runs = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|&n| n > 0)
                     .unwrap_or_else(|| usage());
             }
             "--neg-weight" => {
@@ -130,50 +144,23 @@ fn main() {
     // Balanced class weights.
     let w_pos = rows.len() as f32 / (2.0 * pos as f32);
     let w_neg = neg_weight * rows.len() as f32 / (2.0 * neg as f32);
+    let train = Train {
+        bits,
+        epochs,
+        l2,
+        w_pos,
+        w_neg,
+    };
     let mut model = Weights::zeros(bits);
-    let mask = (1usize << bits) - 1;
-    let mut g2 = vec![1e-6f32; 1 << bits];
-    let mut g2_bias = 1e-6f32;
-    let lr = 0.5f32;
-    let mut order: Vec<usize> = (0..rows.len()).collect();
-    let mut seed: u64 = 0x5eed_2026_1123;
-    for epoch in 0..epochs {
-        // Fisher–Yates with xorshift64*.
-        for i in (1..order.len()).rev() {
-            seed ^= seed >> 12;
-            seed ^= seed << 25;
-            seed ^= seed >> 27;
-            let r = seed.wrapping_mul(0x2545_f491_4f6c_dd1d);
-            order.swap(i, (r % (i as u64 + 1)) as usize);
+    for run in 0..runs {
+        let m = train.run(
+            &rows,
+            0x5eed_2026_1123 ^ (run as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        );
+        for (a, b) in model.w.iter_mut().zip(&m.w) {
+            *a += b / runs as f32;
         }
-        let mut loss = 0f64;
-        for &i in &order {
-            let r = &rows[i];
-            let z: f32 = model.bias
-                + r.hashes
-                    .iter()
-                    .map(|&h| model.w[h as usize & mask])
-                    .sum::<f32>()
-                    * r.value;
-            let p = 1.0 / (1.0 + (-z).exp());
-            let cw = if r.label > 0.5 { w_pos } else { w_neg };
-            let g = (p - r.label) * cw;
-            loss -= f64::from(cw)
-                * if r.label > 0.5 {
-                    f64::from(p.max(1e-7)).ln()
-                } else {
-                    f64::from((1.0 - p).max(1e-7)).ln()
-                };
-            for &h in &r.hashes {
-                let j = h as usize & mask;
-                let gj = g * r.value + l2 * model.w[j];
-                g2[j] += gj * gj;
-                model.w[j] -= lr * gj / g2[j].sqrt();
-            }
-            g2_bias += g * g;
-            model.bias -= lr * g / g2_bias.sqrt();
-        }
-        eprintln!("epoch {epoch}: loss {:.4}", loss / rows.len() as f64);
+        model.bias += m.bias / runs as f32;
     }
     let bytes = model.to_bytes();
     if let Err(e) = std::fs::write(&out, &bytes) {
@@ -181,4 +168,71 @@ fn main() {
         std::process::exit(1);
     }
     println!("wrote {out} ({} bytes)", bytes.len());
+}
+
+/// One training run's settings.
+struct Train {
+    bits: u32,
+    epochs: usize,
+    l2: f32,
+    w_pos: f32,
+    w_neg: f32,
+}
+
+impl Train {
+    /// Trains one model, the rows shuffled each epoch from `seed`.
+    fn run(&self, rows: &[Row], mut seed: u64) -> Weights {
+        let Train {
+            bits,
+            epochs,
+            l2,
+            w_pos,
+            w_neg,
+        } = *self;
+        let mut model = Weights::zeros(bits);
+        let mask = (1usize << bits) - 1;
+        let mut g2 = vec![1e-6f32; 1 << bits];
+        let mut g2_bias = 1e-6f32;
+        let lr = 0.5f32;
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        for epoch in 0..epochs {
+            // Fisher–Yates with xorshift64*.
+            for i in (1..order.len()).rev() {
+                seed ^= seed >> 12;
+                seed ^= seed << 25;
+                seed ^= seed >> 27;
+                let r = seed.wrapping_mul(0x2545_f491_4f6c_dd1d);
+                order.swap(i, (r % (i as u64 + 1)) as usize);
+            }
+            let mut loss = 0f64;
+            for &i in &order {
+                let r = &rows[i];
+                let z: f32 = model.bias
+                    + r.hashes
+                        .iter()
+                        .map(|&h| model.w[h as usize & mask])
+                        .sum::<f32>()
+                        * r.value;
+                let p = 1.0 / (1.0 + (-z).exp());
+                let cw = if r.label > 0.5 { w_pos } else { w_neg };
+                let g = (p - r.label) * cw;
+                loss -= f64::from(cw)
+                    * if r.label > 0.5 {
+                        f64::from(p.max(1e-7)).ln()
+                    } else {
+                        f64::from((1.0 - p).max(1e-7)).ln()
+                    };
+                for &h in &r.hashes {
+                    let j = h as usize & mask;
+                    let gj = g * r.value + l2 * model.w[j];
+                    g2[j] += gj * gj;
+                    model.w[j] -= lr * gj / g2[j].sqrt();
+                }
+                g2_bias += g * g;
+                model.bias -= lr * g / g2_bias.sqrt();
+            }
+            eprintln!("epoch {epoch}: loss {:.4}", loss / rows.len() as f64);
+        }
+        model
+    }
 }
