@@ -1143,13 +1143,14 @@ const PATTERNS: &[(&str, f32, &str)] = &[
         MEDIUM,
         r"\b(call|use|invoke|run|trigger|execute)\s+(the\s+|your\s+)?(shell|bash|terminal|exec|command|code[ _-]?interpreter|python|browser|fetch|http|web|filesystem|file[ _-]?system|sql|database|deploy|git)\s*(tool|function)\s+(with|using|and\s+(run|execute|pass))\s*[:`'\x22]",
     ),
-    // Payloads a coding agent would run or write, dangerous whoever asks: a shell handed to a
-    // remote host, secrets put into a URL or a DNS name, key files sent over the network, the
-    // whole environment serialised, a markdown image whose URL carries data, a container with
-    // the host's root.
+    // Payloads a coding agent would run or write: a shell handed to a remote host, secrets put
+    // into a URL or a DNS name, key files sent over the network, the whole environment
+    // serialised, a markdown image whose URL carries data, a container with the host's root.
+    // Medium, not strong: the same commands appear in port waits (`</dev/tcp/host/5432`),
+    // installers (`iex … DownloadString`) and security tools' reports, so the model decides.
     (
         "re.reverse_shell",
-        STRONG,
+        MEDIUM,
         r"/dev/(tcp|udp)/[\w.-]+/\d+|\bbash\s+-i\s*>&|\bnc(at)?\s[^\n|;]{0,60}-[ec]\s*/bin/(ba|z)?sh\b|\bsocat\s[^\n]{0,80}\bexec:|\bmkfifo\s[^\n]{0,60}\|\s*(nc|ncat|netcat)\b|\b(iex|invoke-expression)\b[^\n]{0,40}(downloadstring|invoke-webrequest|\biwr\b)|\bdownloadstring\s*\(\s*['\x22]https?://",
     ),
     (
@@ -1159,7 +1160,7 @@ const PATTERNS: &[(&str, f32, &str)] = &[
     ),
     (
         "re.secret_dns",
-        STRONG,
+        MEDIUM,
         r"\b(nslookup|dig|host|ping|curl|wget)\s[^\n]{0,30}\$\((cat|env|printenv|echo|git|whoami|base64|head)\b[^\n]{0,120}\)\s*\.[\w-]+\.",
     ),
     (
@@ -1784,12 +1785,13 @@ const SUPPRESSIONS: &[(&str, &str, &[&str])] = &[
         &["re.exfil", "re.exfil_url"],
     ),
     (
-        // An HTTP request as logs print it: at a line start, in quotes or after `request:`
-        // (httpx: `HTTP Request: POST https://… "HTTP/1.1 200 OK"`), and followed by the
+        // An HTTP request as logs print it: at a line start, in quotes, after `request: "` or
+        // after httpx's `HTTP Request: ` (`HTTP Request: POST https://… "HTTP/1.1 200 OK"`),
+        // and followed by the
         // protocol, a status, a browser's net::ERR or the line's end; or Go's
         // `Post "https://…": …` error.
         "sup.http_request_line",
-        r#"(?m)(?:^[ \t]*|"|\b[Rr]equest:\s*"?)(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (?:https?://|/)[^\s"]*(?: "?HTTP/[0-9.]+"?| net::ERR_[A-Z_]+| -> \d{3}\b| \[\d{3}\]| \d{3}\b|"|[ \t]*$)|\b(?:Get|Post|Put|Patch|Delete|Head) \\?"https?://[^"\s\\]+\\?": "#,
+        r#"(?m)(?:^[ \t]*|"|\brequest:\s*"|\bHTTP Request: )(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (?:https?://|/)[^\s"]*(?: "?HTTP/[0-9.]+"?| net::ERR_[A-Z_]+| -> \d{3}\b| \[\d{3}\]| \d{3}\b|"|[ \t]*$)|\b(?:Get|Post|Put|Patch|Delete|Head) \\?"https?://[^"\s\\]+\\?": "#,
         &["re.exfil_url"],
     ),
     (
