@@ -7,9 +7,11 @@
 //!    the unique-fingerprint ingest run has);
 //! 2. ingest flat out: HTTP `POST /v1/errors` over keep-alive connections,
 //!    every event a new fingerprint (so every event is a new message);
-//! 3. ingest at a fixed offered load of half the raw rate: open loop, latency
+//! 3. ingest at a fixed offered load of half its flat-out rate: open loop, latency
 //!    measured from each request's scheduled time (no coordinated omission);
-//! 4. a storm of 90% duplicates, flat out.
+//! 4. raw publishes at that same offered load, open loop (what nats-server
+//!    alone does to the latency at that rate: its stalls are in both rows);
+//! 5. a storm of 90% duplicates, flat out.
 //!
 //! `cargo bench -p faultline-error-ingest --bench ingest` (or `make bench`).
 //! Environment: BENCH_EVENTS (default 20000), BENCH_CONNECTIONS (default 64).
@@ -98,6 +100,33 @@ async fn raw_baseline(js: &jetstream::Context, subject: &str, n: usize, window: 
         lat.push(t.elapsed());
     }
     stats(n, started.elapsed(), lat)
+}
+
+/// JetStream publishes of the same payload at `rate` per second, open loop:
+/// each one's latency runs from its due time to its ack.
+async fn raw_fixed_load(js: &jetstream::Context, subject: &str, n: usize, rate: f64) -> Stats {
+    let payload: bytes::Bytes = event(0, "raw").into();
+    let start = Instant::now() + Duration::from_millis(10);
+    let mut due = faultline_testkit::bench::open_loop(n, rate, start);
+    let mut acks = Vec::with_capacity(n);
+    while let Some((i, due)) = due.recv().await {
+        let msg = jetstream::message::PublishMessage::build()
+            .payload(payload.clone())
+            .message_id(format!("raw-fixed-{i}"));
+        let ack = js
+            .send_publish(subject.to_owned(), msg)
+            .await
+            .expect("raw publish");
+        acks.push(tokio::spawn(async move {
+            ack.await.expect("raw ack");
+            due.elapsed()
+        }));
+    }
+    let mut lat = Vec::with_capacity(n);
+    for a in acks {
+        lat.push(a.await.expect("ack task"));
+    }
+    stats(n, start.elapsed(), lat)
 }
 
 async fn flat_out(addr: &str, n: usize, conns: usize, duplicates: f64) -> Stats {
@@ -269,6 +298,7 @@ async fn run() {
     let half = ingest.rate / 2.0;
     let fixed_n = ((half * 5.0) as usize).clamp(1_000, n);
     let fixed = fixed_load(&http, fixed_n, half, conns.max(64)).await;
+    let raw_fixed = raw_fixed_load(&js, "rawbench.errors.production", fixed_n, half).await;
     let storm = flat_out(&http, n, conns, 0.9).await;
     let batch = batched(&http, n, conns.min(16), 50).await;
 
@@ -287,6 +317,7 @@ async fn run() {
     row("raw JetStream publish (pipelined)", &raw);
     row("ingest HTTP, flat out", &ingest);
     row(&format!("ingest HTTP at {half:.0}/s (½ flat out)"), &fixed);
+    row(&format!("raw JetStream publish at {half:.0}/s"), &raw_fixed);
     row("ingest HTTP, 90% duplicates", &storm);
     row("ingest HTTP :batch of 50 (per request)", &batch);
     println!();
