@@ -529,6 +529,23 @@ fn decode_escapes_opt(v: &View) -> Option<View> {
     first_escape(v.text.as_bytes()).map(|first| decode_escapes_from(v, first))
 }
 
+/// [`decode_escapes_opt`], and once more when the decoded text still holds escapes: text
+/// escaped twice (`%2520`, `\\u0069`, JSON inside a JSON string, a URL in a query
+/// parameter) is read as once. Two passes at most; the view's origin is the raw text.
+fn decode_escapes_twice_opt(raw: &View) -> Option<View> {
+    let once = decode_escapes_opt(raw)?;
+    let Some(mut twice) = decode_escapes_opt(&once) else {
+        return Some(once);
+    };
+    if let (Some(a), Some(b)) = (&once.origin, &twice.origin) {
+        twice.origin = Some(Origin {
+            parent: a.parent,
+            runs: Arc::new(crate::rules::compose(&a.runs, &b.runs)),
+        });
+    }
+    Some(twice)
+}
+
 /// Decodes `\uXXXX` (with surrogate pairs), `\u{X..}`, `\xNN`, `\NNN` (octal), `%XX`,
 /// quoted-printable `=XX` (two or more in a row) and HTML entities.
 pub fn decode_escapes(v: &View) -> View {
@@ -2475,7 +2492,7 @@ pub(crate) fn views_with_chain(text: &str, derived: impl FnOnce(&[&View]) -> Der
         cut -= 1;
     }
     let raw = View::raw(&text[..cut]);
-    let decoded = decode_escapes_opt(&raw);
+    let decoded = decode_escapes_twice_opt(&raw);
     let dec = decoded.as_ref().unwrap_or(&raw);
     let revealed = reveal_hidden_opt(dec);
     let folded = fold(revealed.as_ref().unwrap_or(dec), ViewKind::Folded);

@@ -18,7 +18,7 @@ use regex::Regex;
 use crate::normalize::{char_props, fold_str, Derived, Run, View, ViewKind, P_ALNUM};
 
 /// Version of the rule set; bump when rules, weights or suppressions change.
-pub const RULESET_VERSION: &str = "rules-2026.11-17";
+pub const RULESET_VERSION: &str = "rules-2026.11-18";
 
 /// Weight of rules that alone justify rejection.
 const STRONG: f32 = 6.0;
@@ -1022,7 +1022,13 @@ const PATTERNS: &[(&str, f32, &str)] = &[
         MEDIUM,
         r"\b(curl|wget)\s+[^\n|]{1,200}\|\s*(sudo\s+)?(ba|z)?sh\b",
     ),
-    ("re.rm_rf", MEDIUM, r"\brm\s+-(rf|fr)\s+(/|~|\*|\$home)"),
+    // The root, the home directory, everything here or a top-level system directory, not a
+    // path below one (`rm -rf /var/lib/apt/lists/*`, `/app/.git` in a Dockerfile).
+    (
+        "re.rm_rf",
+        MEDIUM,
+        r"\brm\s+-(rf|fr)\s+(--no-preserve-root\s+)?(/\*?|~/?\*?|\*|\$home/?\*?|/(etc|usr|home|var|boot|bin|lib|opt|srv|root)/?\*?)[^\w./-]|\brm\s+-(rf|fr)\s+(--no-preserve-root\s+)?(/\*?|~/?\*?|\*|\$home/?\*?|/(etc|usr|home|var|boot|bin|lib|opt|srv|root)/?\*?)$",
+    ),
     (
         "re.force_push",
         MEDIUM,
@@ -1182,6 +1188,30 @@ const PATTERNS: &[(&str, f32, &str)] = &[
         "re.host_root_mount",
         MEDIUM,
         r"\b(docker|podman)\s+run\s[^\n]{0,120}(--privileged\s[^\n]{0,120}-v\s*/:/|-v\s*/:/[^\n]{0,120}--privileged)",
+    ),
+    // What an error event says to the coding agent that reads it, in plain words: who it
+    // speaks to, the authority it claims, the check it wants gone, the repository or incident
+    // action it wants done. Each is a flag alone (runbooks and CI logs say such things to
+    // people); two of them, or one and the model, make a reject.
+    (
+        "re.agent_addressed",
+        MEDIUM,
+        r"\b(every|any|all|each)\s+(ai|llm|agents?|bots?|assistants?|automated\s+\w+)\s+(that|which|who)\s+(reads?|process(es)?|sees?|handles?|picks\s+up|triages?|analy[sz]es?)\b|\bwhoever\s+(reads|triages|picks\s+up|handles|fixes|processes)\s+this\b|\b(automated|automatic)\s+(tools?|agents?|fixers?|systems?|remediation|triage|assistants?)\s+(should|must|shall|need\s+to|are\s+to|are\s+expected\s+to)\s+\w+|\b(autofix|auto-fix|fixer|triage|remediation|coding|repair)[ -]?(bot|agent|assistant)s?\s*[,:;]|\b(devin|aider|cline|copilot|claude|codex|gemini|chatgpt|model|agent|assistant|bot)\s*,\s*(please\s+|while\s+you('re|\s+are)\s[^,\n]{1,40},\s*)?(add|remove|delete|push|commit|run|execute|change|update|set|disable|enable|install|create|merge|approve|open|send|upload|write|modify|replace|rotate|grant|close|skip|revert|bump|apply|make|use|print|include|fetch|download|deploy|drop|edit|patch|register|paste|append|list|post|mark)\b",
+    ),
+    (
+        "re.authority_claim",
+        MEDIUM,
+        r"\b(it|this|which|that)\s+(is|was|has\s+been)\s+(pre-?approved|pre-?authori[sz]ed|already\s+approved)\b|\b(safe|approved|authori[sz]ed)\s*,\s*approved\s+by\b|\bapproved\s+by\s+(the\s+)?(ciso|cto|security\s+team|on-?call|maintainers?|admins?|management|owners?)\b|\bthe\s+(ciso|cto|ceo|security\s+team|maintainers?|on-?call|admins?|owners?)\s+(has\s+|have\s+)?(approved|authori[sz]ed|signed\s+off\s+on)\s+(this|it|the)\b|\bi\s+(hereby\s+)?authori[sz]e\s+(it|this|you|the)\b|\b(proceed|do\s+it|do\s+this|do\s+so|apply\s+it|apply\s+this|run\s+it|run\s+this|continue|push\s+it|merge\s+it)\s+(silently|quietly|without\s+(asking|confirmation|confirming|review|approval|telling))\b|\bwithout\s+asking\s+(anyone|the\s+user|for\s+(confirmation|approval|permission))\b|\bif\s+anyone\s+asks\b|\bdo\s+not\s+(ask|notify|inform|alert|page|tell)\s+(anyone|the\s+(user|team|on-?call|humans?|owners?|maintainers?|reviewers?)|a\s+human)\b|\bno\s+need\s+to\s+(ask|confirm|notify|tell|check\s+with)\b",
+    ),
+    (
+        "re.weaken_check",
+        MEDIUM,
+        r"\bverify(_ssl|_certs?|_tls)?\s*[:=]\s*false\b|\breject_?unauthori[sz]ed\s*[:=]\s*(false|0)\b|\binsecure_?skip_?verify\s*[:=]\s*true\b|\bnode_tls_reject_unauthorized\s*=\s*0\b|\b(disable|skip|turn\s+off|remove|bypass|drop|comment\s+out)\s+(the\s+|all\s+)?(certificate|cert|ssl|tls|csrf|xsrf|signature|jwt|token|authentication|authorization|auth|permission|password|2fa|mfa|input|hostname)\s+(checks?|checking|verification|validation|verify|middleware|guards?)\b|\baccess-control-allow-origin:?\s*\*[^\n]{0,80}credentials\b|\b(skip|disable|turn\s+off|remove|delete|comment\s+out)\s+(all\s+|the\s+)?(failing\s+)?(tests|unit\s+tests|test\s+suite|lint|linting|linter|ci\s+checks|status\s+checks|pre-commit\s+hooks?|security\s+scans?)\b|\bchmod\s+(-r\s+)?777\b",
+    ),
+    (
+        "re.repo_tamper",
+        MEDIUM,
+        r"\b(push|commit|merge)\s+(it\s+|this\s+|that\s+|everything\s+|the\s+(fix|change|changes|patch|branch)\s+|your\s+(fix|changes?|branch|patch)\s+)?(directly\s+|straight\s+)?(to|into|onto)\s+(the\s+)?(main|master|prod|production)\b|\bgit\s+push\s+[^\n]{0,40}head:(main|master)\b|\benable\s+auto-?merge\b|\b(approve|merge)\s+(the|this|that|my)\s+(pull\s+request|pr|merge\s+request|mr)\b|\b(delete|remove|drop|wipe|purge|destroy)\s+(all\s+|the\s+|every\s+)?(remote\s+|old\s+|release\s+|production\s+)?(branches|tags|namespace|buckets?|databases?|backups?|snapshots?|audit\s+logs?|git\s+history|volumes?)\b|\bkubectl\s+delete\s+(namespace|ns|pvc|pv|deployment|statefulset)\b|\bflushall\b|\b(close|resolve)\s+(this\s+|the\s+)?(incident|issue|ticket|alert|bug|inc-\d+|chg-\d+)[^\n.]{0,30}(won'?t\s+fix|wontfix|as\s+(resolved|fixed|duplicate|invalid|not\s+a\s+bug))|\b(silence|mute|snooze|suppress|disable)\s+(the\s+|this\s+|that\s+|all\s+)?(alerts?|alarms?|pager|paging|monitors?|monitoring|notifications?)\b|\b(add|append|insert)\s+[^\n]{0,60}(authorized_keys|extra-index-url|--index-url|postinstall)\b",
     ),
 ];
 
@@ -1723,6 +1753,60 @@ const TRIGGERS: &[(&str, &[&[&str]])] = &[
     ("re.env_dump", &[&["os.environ", "process.env"]]),
     ("re.md_exfil", &[&["!["], &["http"]]),
     ("re.host_root_mount", &[&["--privileged"], &["/:/"]]),
+    (
+        "re.agent_addressed",
+        &[&[
+            r"\bai\b",
+            "llm",
+            "agent",
+            "bot",
+            "assistant",
+            "automat",
+            "whoever",
+            "fixer",
+            "devin",
+            "aider",
+            "cline",
+            "copilot",
+            "claude",
+            "codex",
+            "gemini",
+            "chatgpt",
+            "model",
+        ]],
+    ),
+    (
+        "re.authority_claim",
+        &[&[
+            "approv", "authori", "signed", "silently", "quietly", "without", "anyone", "not",
+            "need",
+        ]],
+    ),
+    (
+        "re.weaken_check",
+        &[&[
+            "verify",
+            "unauthori",
+            "disable",
+            "skip",
+            "turn",
+            "remove",
+            "bypass",
+            "drop",
+            "comment",
+            "access-control",
+            "delete",
+            "chmod",
+        ]],
+    ),
+    (
+        "re.repo_tamper",
+        &[&[
+            "push", "commit", "merge", "approve", "delete", "remove", "drop", "wipe", "purge",
+            "destroy", "flushall", "close", "resolve", "silence", "mute", "snooze", "suppress",
+            "disable", "add", "append", "insert",
+        ]],
+    ),
 ];
 
 /// A trigger without its marks: (literal, word boundary required before, after, only
@@ -1754,6 +1838,13 @@ fn at_line_start(text: &[u8], s: usize) -> bool {
 /// Log-aware suppressions: (id, pattern, suppressed rule ids). A rule hit whose original span
 /// overlaps a match of the pattern (in the raw text) is dropped.
 const SUPPRESSIONS: &[(&str, &str, &[&str])] = &[
+    (
+        // Advice against sending a secret ("never paste tokens into issues"), up to the end of
+        // its clause: what follows a comma or semicolon is not covered.
+        "sup.negated_advice",
+        r"(?i)\b(never|don'?t|do\s+not|should\s+not|shouldn'?t|must\s+not|mustn'?t|avoid)\s+(\w+\s+)?(send(ing)?|shar(e|ing)|past(e|ing)|post(ing)?|commit(ting)?|includ(e|ing)|upload(ing)?|e-?mail(ing)?|print(ing)?|log(ging)?|expos(e|ing)|leak(ing)?|writ(e|ing)|push(ing)?)\b[^\n.;,!?]{0,60}",
+        &["re.exfil", "re.exfil_url", "re.secret_reveal"],
+    ),
     (
         "sup.ignored_count",
         r"(?i)\bignor(e|ed|ing)\s+\d+\s+\w+",
@@ -1811,14 +1902,16 @@ const SUPPRESSIONS: &[(&str, &str, &[&str])] = &[
     (
         // A size: an LLM gateway's "system prompt is 5365 tokens (limit 4096)".
         "sup.prompt_size",
-        r"(?i)\bsystem[ _-]?prompt\b[^\n.]{0,30}?\d[\d,]*\s*(tokens|chars|characters|bytes)\b",
+        // Only size words between the two (not "the system prompt in the first 500 tokens").
+        r"(?i)\bsystem[ _-]?prompt\b(?:\s*(?:[(:=]|is|was|has|of|size|length|len|exceeds?|exceeded|too long|truncated to|uses|used|tokens:))*\s*\d[\d,]*\s*(tokens|chars|characters|bytes)\b",
         &["lex.sysprompt"],
     ),
     (
         // CPU instructions: "uses new instructions (AVX2, FMA, BMI2) that this CPU does not
         // support".
         "sup.cpu_instructions",
-        r"(?i)\bnew instructions\s*\((avx|sse|fma|bmi|neon|sve|amx|aes|sha)",
+        // A list of instruction-set names in the parentheses, closed ("(share …" is no list).
+        r"(?i)\bnew instructions\s*\((?:avx[\w-]*|sse[\d.]*|ssse3|fma\d*|bmi\d*|neon|sve\d*|amx[\w-]*|aes(?:-?ni)?|sha(?:-?ni)?|popcnt|lzcnt|f16c|movbe)(?:\s*(?:,|/|and)\s*(?:avx[\w-]*|sse[\d.]*|ssse3|fma\d*|bmi\d*|neon|sve\d*|amx[\w-]*|aes(?:-?ni)?|sha(?:-?ni)?|popcnt|lzcnt|f16c|movbe))*\)",
         &["lex.role.weak"],
     ),
     (
@@ -2168,7 +2261,7 @@ struct Known {
 }
 
 /// Runs copying A into C, from runs copying A into B (`ab`) and B into C (`bc`).
-fn compose(ab: &[Run], bc: &[Run]) -> Vec<Run> {
+pub(crate) fn compose(ab: &[Run], bc: &[Run]) -> Vec<Run> {
     let mut out = Vec::new();
     let mut i = 0;
     for r in bc {
