@@ -78,6 +78,10 @@ model-check: ## Regenerate the filter's training data and retrain it: both must 
 	cmp .run/model-check/generated.jsonl crates/injection-filter/data/train/generated.jsonl
 	python3 crates/injection-filter/tools/gen_agent.py --out .run/model-check/agent.jsonl
 	cmp .run/model-check/agent.jsonl crates/injection-filter/data/train/agent.jsonl
+	python3 crates/injection-filter/tools/gen_agent2.py --out .run/model-check/agent2.jsonl
+	cmp .run/model-check/agent2.jsonl crates/injection-filter/data/train/agent2.jsonl
+	python3 crates/injection-filter/tools/gen_opsprose.py --out .run/model-check/opsprose.jsonl
+	cmp .run/model-check/opsprose.jsonl crates/injection-filter/data/train/opsprose.jsonl
 	$(CARGO) run --release --no-default-features -p faultline-injection-filter --bin injection-train -- \
 		--out .run/model-check/weights.bin crates/injection-filter/data/train/*.jsonl
 	cmp .run/model-check/weights.bin crates/injection-filter/model/weights.bin
