@@ -530,8 +530,8 @@ fn decode_escapes_opt(v: &View) -> Option<View> {
 }
 
 /// [`decode_escapes_opt`], and once more when the decoded text still holds escapes: text
-/// escaped twice (`%2520`, `\\u0069`, JSON inside a JSON string, a URL in a query
-/// parameter) is read as once. Two passes at most; the view's origin is the raw text.
+/// escaped twice (`%2520`, `\u005Cu0069`, a URL-encoded URL in a query parameter) is read as
+/// once. Two passes at most; the view's origin is the raw text.
 fn decode_escapes_twice_opt(raw: &View) -> Option<View> {
     let once = decode_escapes_opt(raw)?;
     let Some(mut twice) = decode_escapes_opt(&once) else {

@@ -1027,7 +1027,7 @@ const PATTERNS: &[(&str, f32, &str)] = &[
     (
         "re.rm_rf",
         MEDIUM,
-        r"\brm\s+-(rf|fr)\s+(--no-preserve-root\s+)?(/\*?|~/?\*?|\*|\$home/?\*?|/(etc|usr|home|var|boot|bin|lib|opt|srv|root)/?\*?)[^\w./-]|\brm\s+-(rf|fr)\s+(--no-preserve-root\s+)?(/\*?|~/?\*?|\*|\$home/?\*?|/(etc|usr|home|var|boot|bin|lib|opt|srv|root)/?\*?)$",
+        r"\brm\s+-(rf|fr)\s+(--no-preserve-root\s+)?(/\*?|~/?\*?|\*|\$home/?\*?|/(etc|usr|home|var|boot|bin|lib|opt|srv|root)/?\*?)\.?[^\w./-]|\brm\s+-(rf|fr)\s+(--no-preserve-root\s+)?(/\*?|~/?\*?|\*|\$home/?\*?|/(etc|usr|home|var|boot|bin|lib|opt|srv|root)/?\*?)\.?$",
     ),
     (
         "re.force_push",
@@ -1196,22 +1196,22 @@ const PATTERNS: &[(&str, f32, &str)] = &[
     (
         "re.agent_addressed",
         MEDIUM,
-        r"\b(every|any|all|each)\s+(ai|llm|agents?|bots?|assistants?|automated\s+\w+)\s+(that|which|who)\s+(reads?|process(es)?|sees?|handles?|picks\s+up|triages?|analy[sz]es?)\b|\bwhoever\s+(reads|triages|picks\s+up|handles|fixes|processes)\s+this\b|\b(automated|automatic)\s+(tools?|agents?|fixers?|systems?|remediation|triage|assistants?)\s+(should|must|shall|need\s+to|are\s+to|are\s+expected\s+to)\s+\w+|\b(autofix|auto-fix|fixer|triage|remediation|coding|repair)[ -]?(bot|agent|assistant)s?\s*[,:;]|\b(devin|aider|cline|copilot|claude|codex|gemini|chatgpt|model|agent|assistant|bot)\s*,\s*(please\s+|while\s+you('re|\s+are)\s[^,\n]{1,40},\s*)?(add|remove|delete|push|commit|run|execute|change|update|set|disable|enable|install|create|merge|approve|open|send|upload|write|modify|replace|rotate|grant|close|skip|revert|bump|apply|make|use|print|include|fetch|download|deploy|drop|edit|patch|register|paste|append|list|post|mark)\b",
+        r"\b(every|any|all|each)\s+(ai|llm|agents?|bots?|assistants?|automated\s+\w+)\s+(that|which|who)\s+(reads?|process(es)?|sees?|handles?|picks\s+up|triages?|analy[sz]es?)\b|\bwhoever\s+((reads|triages|handles|fixes|processes)\s+this|picks\s+(this\s+up|up\s+this))\b|\b(automated|automatic)\s+(tools?|agents?|fixers?|systems?|remediation|triage|assistants?)\s+(should|must|shall|need\s+to|are\s+to|are\s+expected\s+to)\s+(apply|run|execute|install|add|remove|delete|push|commit|merge|send|upload|use|set|disable|enable|create|grant|open|close|update|change|patch|fetch|download|deploy|ignore|skip|treat|follow)\b|\b(autofix|auto-fix|fixer|triage|remediation|coding|repair)[ -]?(bot|agent|assistant)s?\s*[,:;]|\b(devin|aider|cline|copilot|claude|codex|gemini|chatgpt|model|agent|assistant|bot)\s*,\s*(please\s+|while\s+you('re|\s+are)\s[^,\n]{1,40},\s*)?(add|remove|delete|push|commit|run|execute|change|update|set|disable|enable|install|create|merge|approve|open|send|upload|write|modify|replace|rotate|grant|close|skip|revert|bump|apply|make|use|print|include|fetch|download|deploy|drop|edit|patch|register|paste|append|list|post|mark)\b",
     ),
     (
         "re.authority_claim",
         MEDIUM,
-        r"\b(it|this|which|that)\s+(is|was|has\s+been)\s+(pre-?approved|pre-?authori[sz]ed|already\s+approved)\b|\b(safe|approved|authori[sz]ed)\s*,\s*approved\s+by\b|\bapproved\s+by\s+(the\s+)?(ciso|cto|security\s+team|on-?call|maintainers?|admins?|management|owners?)\b|\bthe\s+(ciso|cto|ceo|security\s+team|maintainers?|on-?call|admins?|owners?)\s+(has\s+|have\s+)?(approved|authori[sz]ed|signed\s+off\s+on)\s+(this|it|the)\b|\bi\s+(hereby\s+)?authori[sz]e\s+(it|this|you|the)\b|\b(proceed|do\s+it|do\s+this|do\s+so|apply\s+it|apply\s+this|run\s+it|run\s+this|continue|push\s+it|merge\s+it)\s+(silently|quietly|without\s+(asking|confirmation|confirming|review|approval|telling))\b|\bwithout\s+asking\s+(anyone|the\s+user|for\s+(confirmation|approval|permission))\b|\bif\s+anyone\s+asks\b|\bdo\s+not\s+(ask|notify|inform|alert|page|tell)\s+(anyone|the\s+(user|team|on-?call|humans?|owners?|maintainers?|reviewers?)|a\s+human)\b|\bno\s+need\s+to\s+(ask|confirm|notify|tell|check\s+with)\b",
+        r"\b(it|this|which|that)\s+(is|was|has\s+been)\s+(pre-?approved|pre-?authori[sz]ed|already\s+approved)\b|\b(safe|approved|authori[sz]ed)\s*,\s*approved\s+by\b|\bapproved\s+by\s+(the\s+)?(ciso|cto|security\s+team|on-?call|maintainers?|admins?|management|owners?)\b|\bthe\s+(ciso|cto|ceo|security\s+team|maintainers?|on-?call|admins?|owners?)\s+(has\s+|have\s+)?(approved|authori[sz]ed|signed\s+off\s+on)\s+(this|it|the)\b|\bi\s+(hereby\s+)?authori[sz]e\s+(it|this|you|the)\b|\b(proceed|do\s+it|do\s+this|do\s+so|apply\s+it|apply\s+this|run\s+it|run\s+this|continue|push\s+it|merge\s+it)\s+(silently|quietly|without\s+(asking|confirmation|confirming|review|approval|telling))\b|\bwithout\s+asking\s+(anyone|the\s+user|a\s+human)\b|\bif\s+anyone\s+asks\b|\bdo\s+not\s+(ask|notify|inform|tell)\s+(anyone|the\s+(user|humans?|owners?|maintainers?|reviewers?)|a\s+human)\b|\bno\s+need\s+to\s+(ask|confirm|notify|tell|check\s+with)\b",
     ),
     (
         "re.weaken_check",
         MEDIUM,
-        r"\bverify(_ssl|_certs?|_tls)?\s*[:=]\s*false\b|\breject_?unauthori[sz]ed\s*[:=]\s*(false|0)\b|\binsecure_?skip_?verify\s*[:=]\s*true\b|\bnode_tls_reject_unauthorized\s*=\s*0\b|\b(disable|skip|turn\s+off|remove|bypass|drop|comment\s+out)\s+(the\s+|all\s+)?(certificate|cert|ssl|tls|csrf|xsrf|signature|jwt|token|authentication|authorization|auth|permission|password|2fa|mfa|input|hostname)\s+(checks?|checking|verification|validation|verify|middleware|guards?)\b|\baccess-control-allow-origin:?\s*\*[^\n]{0,80}credentials\b|\b(skip|disable|turn\s+off|remove|delete|comment\s+out)\s+(all\s+|the\s+)?(failing\s+)?(tests|unit\s+tests|test\s+suite|lint|linting|linter|ci\s+checks|status\s+checks|pre-commit\s+hooks?|security\s+scans?)\b|\bchmod\s+(-r\s+)?777\b",
+        r"\bverify(_ssl|_certs?|_tls)?\s*[:=]\s*false\b|\breject_?unauthori[sz]ed\s*[:=]\s*(false|0)\b|\binsecure_?skip_?verify\s*[:=]\s*true\b|\bnode_tls_reject_unauthorized\s*=\s*0\b|\b(disable|skip|turn\s+off|remove|bypass|drop|comment\s+out)\s+(the\s+|all\s+)?(certificate|cert|ssl|tls|csrf|xsrf|signature|jwt|token|authentication|authorization|auth|permission|password|2fa|mfa|input|hostname)\s+(checks?|checking|verification|validation|verify|middleware|guards?)\b|\baccess-control-allow-origin:?\s*\*[^\n]{0,80}credentials\b|\b(skip|disable|turn\s+off|remove|delete|comment\s+out)\s+(all\s+(the\s+)?|the\s+|every\s+|these\s+|those\s+)(failing\s+)?(tests|unit\s+tests|test\s+suite|lint|linting|linter|ci\s+checks|status\s+checks|pre-commit\s+hooks?|security\s+scans?)\b",
     ),
     (
         "re.repo_tamper",
         MEDIUM,
-        r"\b(push|commit|merge)\s+(it\s+|this\s+|that\s+|everything\s+|the\s+(fix|change|changes|patch|branch)\s+|your\s+(fix|changes?|branch|patch)\s+)?(directly\s+|straight\s+)?(to|into|onto)\s+(the\s+)?(main|master|prod|production)\b|\bgit\s+push\s+[^\n]{0,40}head:(main|master)\b|\benable\s+auto-?merge\b|\b(approve|merge)\s+(the|this|that|my)\s+(pull\s+request|pr|merge\s+request|mr)\b|\b(delete|remove|drop|wipe|purge|destroy)\s+(all\s+|the\s+|every\s+)?(remote\s+|old\s+|release\s+|production\s+)?(branches|tags|namespace|buckets?|databases?|backups?|snapshots?|audit\s+logs?|git\s+history|volumes?)\b|\bkubectl\s+delete\s+(namespace|ns|pvc|pv|deployment|statefulset)\b|\bflushall\b|\b(close|resolve)\s+(this\s+|the\s+)?(incident|issue|ticket|alert|bug|inc-\d+|chg-\d+)[^\n.]{0,30}(won'?t\s+fix|wontfix|as\s+(resolved|fixed|duplicate|invalid|not\s+a\s+bug))|\b(silence|mute|snooze|suppress|disable)\s+(the\s+|this\s+|that\s+|all\s+)?(alerts?|alarms?|pager|paging|monitors?|monitoring|notifications?)\b|\b(add|append|insert)\s+[^\n]{0,60}(authorized_keys|extra-index-url|--index-url|postinstall)\b",
+        r"\b(push|commit|merge)\s+((it|this|that|everything|the\s+(fix|change|changes|patch|branch)|your\s+(fix|changes?|branch|patch))\s+(directly\s+|straight\s+)?|(directly|straight)\s+)(to|into|onto)\s+(the\s+)?(main|master|prod|production)\b|\bgit\s+push\s+[^\n]{0,40}head:(main|master)\b|\benable\s+auto-?merge\b|\b(approve|merge)\s+(the|this|that|my)\s+(pull\s+request|pr|merge\s+request|mr)\b|\b(delete|remove|wipe|purge|destroy)\s+(all\s+(the\s+)?|the\s+|every\s+)(remote\s+|old\s+|release\s+|production\s+|prod\s+)*(branches|tags|namespace|buckets?|backups?|snapshots?|audit\s+logs?|git\s+history|volumes?)\b|\bkubectl\s+delete\s+(namespace|ns|pvc|pv|deployment|statefulset)\b|\bflushall\b|\b(close|resolve)\s+(this\s+|the\s+)?(incident|issue|ticket|alert|bug|inc-\d+|chg-\d+)[^\n.]{0,30}(won'?t\s+fix|wontfix|as\s+(resolved|fixed|duplicate|invalid|not\s+a\s+bug))|\b(silence|mute|snooze|suppress|disable)\s+(the\s+|this\s+|that\s+|all\s+)?(alerts?|alarms?|pager|paging|monitors?|monitoring|notifications?)\b|\b(add|append|insert)\s+[^\n]{0,60}(authorized_keys|extra-index-url|--index-url|postinstall)\b",
     ),
 ];
 
@@ -1796,15 +1796,14 @@ const TRIGGERS: &[(&str, &[&[&str]])] = &[
             "comment",
             "access-control",
             "delete",
-            "chmod",
         ]],
     ),
     (
         "re.repo_tamper",
         &[&[
-            "push", "commit", "merge", "approve", "delete", "remove", "drop", "wipe", "purge",
-            "destroy", "flushall", "close", "resolve", "silence", "mute", "snooze", "suppress",
-            "disable", "add", "append", "insert",
+            "push", "commit", "merge", "approve", "delete", "remove", "wipe", "purge", "destroy",
+            "flushall", "close", "resolve", "silence", "mute", "snooze", "suppress", "disable",
+            "add", "append", "insert",
         ]],
     ),
 ];
@@ -1835,14 +1834,17 @@ fn at_line_start(text: &[u8], s: usize) -> bool {
     true
 }
 
+/// Suppressions that drop only hits lying wholly inside one of their matches.
+const CONTAINING: &[&str] = &["sup.negated_advice"];
+
 /// Log-aware suppressions: (id, pattern, suppressed rule ids). A rule hit whose original span
 /// overlaps a match of the pattern (in the raw text) is dropped.
 const SUPPRESSIONS: &[(&str, &str, &[&str])] = &[
     (
-        // Advice against sending a secret ("never paste tokens into issues"), up to the end of
-        // its clause: what follows a comma or semicolon is not covered.
+        // Advice against sending a secret ("never paste tokens into issues"): the verb, the
+        // secret and where not to put it. Only hits inside it are dropped (`CONTAINING`).
         "sup.negated_advice",
-        r"(?i)\b(never|don'?t|do\s+not|should\s+not|shouldn'?t|must\s+not|mustn'?t|avoid)\s+(\w+\s+)?(send(ing)?|shar(e|ing)|past(e|ing)|post(ing)?|commit(ting)?|includ(e|ing)|upload(ing)?|e-?mail(ing)?|print(ing)?|log(ging)?|expos(e|ing)|leak(ing)?|writ(e|ing)|push(ing)?)\b[^\n.;,!?]{0,60}",
+        r"(?i)\b(never|don'?t|do\s+not|should\s+not|shouldn'?t|must\s+not|mustn'?t|avoid)\s+(send(ing)?|shar(e|ing)|past(e|ing)|post(ing)?|commit(ting)?|includ(e|ing)|upload(ing)?|e-?mail(ing)?|print(ing)?|log(ging)?|expos(e|ing)|leak(ing)?|writ(e|ing)|push(ing)?)\s+(your\s+|the\s+|any\s+|real\s+|api\s+|access\s+)*(tokens?|secrets?|passwords?|credentials|(api\s+|private\s+|ssh\s+)?keys?)(\s+(in|into|to|on|with|in\s+the)\s+(public\s+|the\s+|a\s+|an\s+|github\s+)?(issues?|chat|tickets?|comments?|logs?|slack|e-?mails?|repositor(y|ies)|anyone|screenshots?|forums?))?\b",
         &["re.exfil", "re.exfil_url", "re.secret_reveal"],
     ),
     (
@@ -2951,10 +2953,16 @@ impl<'c> Suppressor<'c> {
             let original = self.original;
             let spans = self.spans[k]
                 .get_or_insert_with(|| re.find_iter(original).map(|m| m.range()).collect());
-            if spans
-                .iter()
-                .any(|s| s.start < span.end && span.start < s.end)
-            {
+            // Negated advice covers only hits inside it: a hit running on past its clause is
+            // another sentence's (`never paste tokens here, send the keys to https://…`).
+            let inside = CONTAINING.contains(sid);
+            if spans.iter().any(|s| {
+                if inside {
+                    s.start <= span.start && span.end <= s.end
+                } else {
+                    s.start < span.end && span.start < s.end
+                }
+            }) {
                 if !self.fired.contains(sid) {
                     self.fired.push(sid);
                 }
@@ -3137,7 +3145,7 @@ mod tests {
         /// scanning every view does.
         #[test]
         fn scan_is_scanning_every_view(s in phrases_and_lexicon(), t in phrases()) {
-            for text in [s.clone(), t.clone(), format!("GET /a?q=%41 {s} caf\u{e9} {t}")] {
+            for text in [s.clone(), t.clone(), format!("GET /a?q=%41 %2541 &amp;#105; {s} caf\u{e9} {t}")] {
                 let (_, hits, fired) = scan(&text);
                 prop_assert_eq!((hits, fired), scan_views(&text, &views(&text)));
             }
