@@ -72,6 +72,21 @@ fn stats(count: usize, elapsed: Duration, mut lat: Vec<Duration>) -> Stats {
     }
 }
 
+/// Sends one raw JetStream publish of `payload` with message id `id`.
+async fn raw_publish(
+    js: &jetstream::Context,
+    subject: &str,
+    payload: &bytes::Bytes,
+    id: String,
+) -> jetstream::context::PublishAckFuture {
+    let msg = jetstream::message::PublishMessage::build()
+        .payload(payload.clone())
+        .message_id(id);
+    js.send_publish(subject.to_owned(), msg)
+        .await
+        .expect("raw publish")
+}
+
 /// Pipelined JetStream publishes with up to `window` acks outstanding.
 async fn raw_baseline(js: &jetstream::Context, subject: &str, n: usize, window: usize) -> Stats {
     let payload: bytes::Bytes = event(0, "raw").into();
@@ -86,13 +101,7 @@ async fn raw_baseline(js: &jetstream::Context, subject: &str, n: usize, window: 
             lat.push(t.elapsed());
         }
         let t = Instant::now();
-        let msg = jetstream::message::PublishMessage::build()
-            .payload(payload.clone())
-            .message_id(format!("raw-{i}"));
-        let ack = js
-            .send_publish(subject.to_owned(), msg)
-            .await
-            .expect("raw publish");
+        let ack = raw_publish(js, subject, &payload, format!("raw-{i}")).await;
         pending.push_back((t, ack));
     }
     while let Some((t, ack)) = pending.pop_front() {
@@ -110,13 +119,7 @@ async fn raw_fixed_load(js: &jetstream::Context, subject: &str, n: usize, rate: 
     let mut due = faultline_testkit::bench::open_loop(n, rate, start);
     let mut acks = Vec::with_capacity(n);
     while let Some((i, due)) = due.recv().await {
-        let msg = jetstream::message::PublishMessage::build()
-            .payload(payload.clone())
-            .message_id(format!("raw-fixed-{i}"));
-        let ack = js
-            .send_publish(subject.to_owned(), msg)
-            .await
-            .expect("raw publish");
+        let ack = raw_publish(js, subject, &payload, format!("raw-fixed-{i}")).await;
         acks.push(tokio::spawn(async move {
             ack.await.expect("raw ack");
             due.elapsed()

@@ -1000,6 +1000,13 @@ const COMPACT: &[Group] = &[(
     ],
 )];
 
+/// What `re.rm_rf` deletes: the root, home, everything here, or a top-level directory.
+macro_rules! rm_rf_target {
+    () => {
+        r"\brm\s+-(rf|fr)\s+(--no-preserve-root\s+)?(/\*?|~/?\*?|\*|\$home/?\*?|/(etc|usr|home|var|boot|bin|lib|opt|srv|root)/?\*?)"
+    };
+}
+
 /// Structural regexes: (id, weight, pattern). Patterns are case-insensitive.
 const PATTERNS: &[(&str, f32, &str)] = &[
     (
@@ -1027,7 +1034,9 @@ const PATTERNS: &[(&str, f32, &str)] = &[
     (
         "re.rm_rf",
         MEDIUM,
-        r"\brm\s+-(rf|fr)\s+(--no-preserve-root\s+)?(/\*?|~/?\*?|\*|\$home/?\*?|/(etc|usr|home|var|boot|bin|lib|opt|srv|root)/?\*?)\.?[^\w./-]|\brm\s+-(rf|fr)\s+(--no-preserve-root\s+)?(/\*?|~/?\*?|\*|\$home/?\*?|/(etc|usr|home|var|boot|bin|lib|opt|srv|root)/?\*?)\.?$",
+        // A delimiter or the text's end after it (the pattern generator of the property test
+        // takes no look-arounds but a final `$`).
+        concat!(rm_rf_target!(), r"\.?[^\w./-]|", rm_rf_target!(), r"\.?$"),
     ),
     (
         "re.force_push",

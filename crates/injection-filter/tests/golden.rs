@@ -846,12 +846,15 @@ fn split_across_the_seams_of_long_fields() {
 }
 
 /// The ids of the rules that matched `text`.
+/// The rule ids of a scan.
+fn hit_ids(v: &Verdict) -> Vec<&str> {
+    v.explanation.rules.iter().map(|h| h.id.as_str()).collect()
+}
+
 fn rule_ids(text: &str) -> Vec<String> {
-    scan_text(text)
-        .explanation
-        .rules
+    hit_ids(&scan_text(text))
         .into_iter()
-        .map(|h| h.id)
+        .map(String::from)
         .collect()
 }
 
@@ -967,11 +970,6 @@ fn payload_commands_in_port_waits_and_installers_are_not_rejected() {
         let v = scan_text(t);
         assert_ne!(v.decision, Decision::Reject, "{t:?} -> {v:?}");
     }
-}
-
-/// The rule ids of a scan.
-fn hit_ids(v: &Verdict) -> Vec<&str> {
-    v.explanation.rules.iter().map(|h| h.id.as_str()).collect()
 }
 
 #[test]
