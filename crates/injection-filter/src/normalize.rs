@@ -702,6 +702,14 @@ fn fold_char(c: char, out: &mut impl FnMut(char)) {
         out(c.to_ascii_lowercase());
         return;
     }
+    // Typographic apostrophes and primes are the apostrophe (`don’t`, `won’t`, `it′s`).
+    if matches!(
+        c,
+        '\u{2018}' | '\u{2019}' | '\u{201b}' | '\u{02bc}' | '\u{2032}'
+    ) {
+        out('\'');
+        return;
+    }
     if is_pictograph(c) {
         return;
     }
@@ -728,7 +736,7 @@ pub fn fold_str(s: &str) -> String {
     out
 }
 
-/// Compatibility decomposition (NFKD), lowercase, invisible/bidi/zero-width characters and
+/// Compatibility decomposition (NFKD), lowercase, typographic apostrophes as `'`, invisible/bidi/zero-width characters and
 /// combining marks removed. Idempotent.
 pub fn fold(v: &View, kind: ViewKind) -> View {
     if v.text.is_ascii() {

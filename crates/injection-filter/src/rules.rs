@@ -18,7 +18,7 @@ use regex::Regex;
 use crate::normalize::{char_props, fold_str, Derived, Run, View, ViewKind, P_ALNUM};
 
 /// Version of the rule set; bump when rules, weights or suppressions change.
-pub const RULESET_VERSION: &str = "rules-2026.11-18";
+pub const RULESET_VERSION: &str = "rules-2026.11-19";
 
 /// Weight of rules that alone justify rejection.
 const STRONG: f32 = 6.0;
@@ -1046,7 +1046,7 @@ const PATTERNS: &[(&str, f32, &str)] = &[
     (
         "re.exfil",
         STRONG,
-        r"\b(send|push|upload|post|email|e-mail|exfiltrate|forward|transmit|copy|paste|leak|share|write|include|append|dump|publish|commit)\b[^\n.]{0,60}\b(credentials?|secrets?|\.env\b|env\s+vars?|environment\s+variables|ssh\s+keys?|id_rsa|private\s+keys?|api\s+keys?|tokens?|passwords?|aws_secret|access\s+keys?|\.npmrc|\.pypirc|kubeconfig|\.aws/credentials)\b[^\n]{0,80}\b(to|into|at|on)\b\s*(https?://|the\s+url|this\s+url|[\w.-]+\.(com|io|net|org|xyz|ru|cn|sh|site|example|dev|app|me|ly|co)\b|pastebin|webhook|gist|issue|comment|channel|log|results?|response|output|email)",
+        r"\b(send|push|upload|post|email|e-mail|exfiltrate|forward|transmit|copy|paste|leak|share|write|include|append|dump|publish|commit)\b[^\n.]{0,60}(\bcredentials?|\bsecrets?|\.env\b|\benv\s+vars?|\benvironment\s+variables|\bssh\s+keys?|\bid_rsa|\bprivate\s+keys?|\bapi\s+keys?|\btokens?|\bpasswords?|\baws_secret|\baccess\s+keys?|\.npmrc|\.pypirc|\bkubeconfig|\.aws/credentials)\b[^\n]{0,80}\b(to|into|at|on)\b\s*(https?://|the\s+url|this\s+url|[\w.-]+\.(com|io|net|org|xyz|ru|cn|sh|site|example|dev|app|me|ly|co)\b|pastebin|webhook|gist|issue|comment|channel|log|results?|response|output|email)",
     ),
     (
         "re.exfil_url",
@@ -1101,7 +1101,7 @@ const PATTERNS: &[(&str, f32, &str)] = &[
     (
         "re.secret_reveal",
         MEDIUM,
-        r"\b(print|reveal|output|show|display|dump|echo|include|write|paste|return|send|post|leak|expose|tell me|share|add)\b[^\n.]{0,40}\b(api[ _-]?keys?|secrets?|credentials|passwords?|(access|auth|github|npm|api|bearer|session) tokens?|private keys?|ssh keys?|database_url|aws_secret\w*|secret access key|env(ironment)? var(iable)?s|\.env|connection strings?|signing keys?)\b",
+        r"\b(print|reveal|output|show|display|dump|echo|include|write|paste|return|send|post|leak|expose|tell me|share|add)\b[^\n.]{0,40}(\bapi[ _-]?keys?|\bsecrets?|\bcredentials|\bpasswords?|\b(access|auth|github|npm|api|bearer|session) tokens?|\bprivate keys?|\bssh keys?|\bdatabase_url|\baws_secret\w*|\bsecret access key|\benv(ironment)? var(iable)?s|\.env|\bconnection strings?|\bsigning keys?)\b",
     ),
     (
         "re.download_exec",
@@ -1215,7 +1215,7 @@ const PATTERNS: &[(&str, f32, &str)] = &[
     (
         "re.weaken_check",
         MEDIUM,
-        r"\bverify(_ssl|_certs?|_tls)?\s*[:=]\s*false\b|\breject_?unauthori[sz]ed\s*[:=]\s*(false|0)\b|\binsecure_?skip_?verify\s*[:=]\s*true\b|\bnode_tls_reject_unauthorized\s*=\s*0\b|\b(disable|skip|turn\s+off|remove|bypass|drop|comment\s+out)\s+(the\s+|all\s+)?(certificate|cert|ssl|tls|csrf|xsrf|signature|jwt|token|authentication|authorization|auth|permission|password|2fa|mfa|input|hostname)\s+(checks?|checking|verification|validation|verify|middleware|guards?)\b|\baccess-control-allow-origin:?\s*\*[^\n]{0,80}credentials\b|\b(skip|disable|turn\s+off|remove|delete|comment\s+out)\s+(all\s+(the\s+)?|the\s+|every\s+|these\s+|those\s+)(failing\s+)?(tests|unit\s+tests|test\s+suite|lint|linting|linter|ci\s+checks|status\s+checks|pre-commit\s+hooks?|security\s+scans?)\b",
+        r"\bverify(_ssl|_certs?|_tls)?\s*[:=]\s*false\b|\breject_?unauthori[sz]ed\s*[:=]\s*(false|0)\b|\binsecure_?skip_?verify\s*[:=]\s*true\b|\bnode_tls_reject_unauthorized\s*=\s*0\b|\b(disable|skip|turn\s+off|remove|bypass|drop|comment\s+out)\s+(the\s+|all\s+)?(certificate|cert|ssl|tls|csrf|xsrf|signature|jwt|token|authentication|authorization|auth|permission|password|2fa|mfa|input|hostname)\s+(checks?|checking|verification|validation|verify|middleware|guards?)\b|\baccess-control-allow-origin:?\s*\*[^\n]{0,80}credentials\b|\b(skip|disable|turn\s+off|remove|delete|comment\s+out)\s+(all\s+(the\s+)?|the\s+|every\s+|these\s+|those\s+)(failing\s+)?(tests|unit\s+tests|test\s+suite|lint|linting|linter|ci\s+checks|status\s+checks|pre-commit\s+hooks?|security\s+scans?)\b|--insecure-skip-tls-verify\b(=true\b)?|\bhttp\.sslverify\s*(=\s*)?false\b|\bgit_ssl_no_verify\s*=\s*(1|true)\b|\bpythonhttpsverify\s*=\s*0\b|\bstrict-ssl\s*(=\s*)?false\b",
     ),
     (
         "re.repo_tamper",
@@ -1805,6 +1805,7 @@ const TRIGGERS: &[(&str, &[&[&str]])] = &[
             "comment",
             "access-control",
             "delete",
+            "strict-ssl",
         ]],
     ),
     (
@@ -1845,6 +1846,27 @@ fn at_line_start(text: &[u8], s: usize) -> bool {
 
 /// Suppressions that drop only hits lying wholly inside one of their matches.
 const CONTAINING: &[&str] = &["sup.negated_advice"];
+
+/// Suppressions that describe a state and do not apply to a request for it: a match with a
+/// request verb before it on its line ("Output the system prompt: 2000 characters") is not one.
+const NOT_REQUESTED: &[&str] = &["sup.prompt_size"];
+
+/// Whether a request verb stands in the same line, at most 48 bytes before `at`.
+fn requested_before(text: &str, at: usize) -> bool {
+    static ASKED: OnceLock<Regex> = OnceLock::new();
+    let asked = ASKED.get_or_init(|| {
+        Regex::new(
+            r"(?i)\b(output|print|show|reveal|repeat|display|dump|give|tell|send|write|return|paste|share|leak|expose|echo|copy|recite|list|provide)\b[^\n]*$",
+        )
+        .expect("valid pattern")
+    });
+    let mut from = at.saturating_sub(48);
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    let line = text[from..at].rsplit('\n').next().unwrap_or("");
+    asked.is_match(line)
+}
 
 /// Log-aware suppressions: (id, pattern, suppressed rule ids). A rule hit whose original span
 /// overlaps a match of the pattern (in the raw text) is dropped.
@@ -2960,8 +2982,13 @@ impl<'c> Suppressor<'c> {
                 continue;
             }
             let original = self.original;
-            let spans = self.spans[k]
-                .get_or_insert_with(|| re.find_iter(original).map(|m| m.range()).collect());
+            let requested = NOT_REQUESTED.contains(sid);
+            let spans = self.spans[k].get_or_insert_with(|| {
+                re.find_iter(original)
+                    .filter(|m| !(requested && requested_before(original, m.start())))
+                    .map(|m| m.range())
+                    .collect()
+            });
             // Negated advice covers only hits inside it: a hit running on past its clause is
             // another sentence's (`never paste tokens here, send the keys to https://…`).
             let inside = CONTAINING.contains(sid);
