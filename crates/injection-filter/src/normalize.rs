@@ -736,8 +736,8 @@ pub fn fold_str(s: &str) -> String {
     out
 }
 
-/// Compatibility decomposition (NFKD), lowercase, typographic apostrophes as `'`, invisible/bidi/zero-width characters and
-/// combining marks removed. Idempotent.
+/// Compatibility decomposition (NFKD), lowercase, typographic apostrophes as `'`,
+/// invisible/bidi/zero-width characters and combining marks removed. Idempotent.
 pub fn fold(v: &View, kind: ViewKind) -> View {
     if v.text.is_ascii() {
         // ASCII folds to its lowercase, byte for byte.
