@@ -2,6 +2,7 @@
 
 use std::ops::Range;
 
+use crate::normalize::ViewKind;
 use crate::rules::{scan, RULESET_VERSION};
 use crate::{address, model};
 
@@ -80,7 +81,8 @@ pub struct Explanation {
     pub suppressions: Vec<String>,
     /// Model features with the largest contribution (name, contribution). When the model
     /// decided alone on a text whose only sign of addressing its reader was a cue of
-    /// [`crate::address`], that cue is last, named `addr:<form>:<text>`, contribution 0.
+    /// [`crate::address`], that cue is last, named `addr:<form>:<text>`, contribution 0. When
+    /// the text an encoding hid decided, the last is `view:<name>` (`view:base32`).
     pub top_features: Vec<(String, f32)>,
     /// For [`scan_fields`]: the field whose scan gave the score (`<joined>`
     /// when it was all fields together).
@@ -116,6 +118,32 @@ fn decide(score: f32, t: &Thresholds) -> Decision {
     }
 }
 
+/// Bytes between two rule hits up to which their weights add up. A payload is a sentence or a
+/// few lines (split over two fields, it lies where one ends and the next begins in
+/// [`joined_text`]); two medium rules that match a kilobyte apart in a long log are two benign
+/// lines more often than one attack.
+pub const NEAR_BYTES: usize = 600;
+
+/// The largest sum of rule weights over hits that lie near each other: hits (by start) form
+/// one group while each begins at most [`NEAR_BYTES`] after the group's furthest end.
+fn nearby_rule_sum(hits: &[crate::rules::RawHit]) -> f32 {
+    let mut spans: Vec<(usize, usize, f32)> = hits
+        .iter()
+        .map(|h| (h.span.start, h.span.end, h.weight))
+        .collect();
+    spans.sort_by_key(|&(s, e, _)| (s, e));
+    let mut best = 0f32;
+    let mut group: Option<(usize, f32)> = None;
+    for (s, e, w) in spans {
+        group = match group {
+            Some((end, sum)) if s <= end.saturating_add(NEAR_BYTES) => Some((end.max(e), sum + w)),
+            _ => Some((e, w)),
+        };
+        best = best.max(group.map_or(0.0, |(_, sum)| sum));
+    }
+    best
+}
+
 /// Scans one text with the default thresholds.
 pub fn scan_text(text: &str) -> Verdict {
     scan_text_with(text, &Thresholds::default())
@@ -126,15 +154,53 @@ pub fn scan_text_with(text: &str, thresholds: &Thresholds) -> Verdict {
     scan_text_with_model(text, thresholds, model::shipped())
 }
 
+/// Views that hold what an encoding or a cipher hid (see [`ViewKind`]).
+const PAYLOAD_VIEWS: &[ViewKind] = &[
+    ViewKind::Base64,
+    ViewKind::Hex,
+    ViewKind::Base32,
+    ViewKind::Base85,
+    ViewKind::Uuencode,
+    ViewKind::Codes,
+    ViewKind::Cipher,
+    ViewKind::Rot13,
+    ViewKind::Reversed,
+];
+
+/// Words (runs of two or more ASCII letters) a hidden payload needs to be read as a text.
+const PAYLOAD_MIN_WORDS: usize = 4;
+
+fn enough_words(text: &str) -> bool {
+    text.split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| w.len() >= 2)
+        .nth(PAYLOAD_MIN_WORDS - 1)
+        .is_some()
+}
+
 /// Scans one text with explicit model weights (for evaluation of retrained models).
+///
+/// What an encoding or a cipher hid (the decoded blobs, the deciphered text, …) is also scanned
+/// as a text of its own, once (not its own hidden payloads again): the rules see the decoded
+/// words in any case, and this lets the model read them as the sentence they are. The higher
+/// score wins; its rule hits are reported with the payload view's name before the inner view's
+/// (`base32>folded`) and the span of the encoded text.
 pub fn scan_text_with_model(
     text: &str,
     thresholds: &Thresholds,
     weights: &model::Weights,
 ) -> Verdict {
+    scan_once(text, thresholds, weights, true)
+}
+
+fn scan_once(
+    text: &str,
+    thresholds: &Thresholds,
+    weights: &model::Weights,
+    payloads: bool,
+) -> Verdict {
     // Only the views in which a rule can match are built (the model does not read the others).
     let (vs, hits, sups) = scan(text);
-    let rule_sum: f32 = hits.iter().map(|h| h.weight).sum();
+    let rule_sum = nearby_rule_sum(&hits);
     let hit_ids: Vec<&str> = hits.iter().map(|h| h.id).collect();
     let rule_p = sigmoid(RULE_BIAS + rule_sum);
     // Tracking the strongest features costs little, so the model runs once.
@@ -165,7 +231,7 @@ pub fn scan_text_with_model(
     } else {
         Vec::new()
     };
-    Verdict {
+    let mut verdict = Verdict {
         decision: decide(score, thresholds),
         score,
         explanation: Explanation {
@@ -185,7 +251,48 @@ pub fn scan_text_with_model(
             model_version: model::MODEL_VERSION.to_string(),
             ruleset_version: RULESET_VERSION.to_string(),
         },
+    };
+    if payloads {
+        for v in vs.iter().filter(|v| PAYLOAD_VIEWS.contains(&v.kind)) {
+            if !enough_words(&v.text) {
+                continue;
+            }
+            let inner = scan_once(&v.text, thresholds, weights, false);
+            if inner.score <= verdict.score {
+                continue;
+            }
+            let mut rules = verdict.explanation.rules;
+            for h in inner.explanation.rules {
+                if rules.iter().any(|r| r.id == h.id) {
+                    continue;
+                }
+                rules.push(RuleHit {
+                    view: format!("{}>{}", v.kind.name(), h.view),
+                    span: v.to_original(h.span),
+                    ..h
+                });
+            }
+            let mut suppressions = verdict.explanation.suppressions;
+            for s in inner.explanation.suppressions {
+                if !suppressions.contains(&s) {
+                    suppressions.push(s);
+                }
+            }
+            let mut top_features = inner.explanation.top_features;
+            // Where the text that decided was hidden.
+            top_features.push((format!("view:{}", v.kind.name()), 0.0));
+            verdict = Verdict {
+                explanation: Explanation {
+                    rules,
+                    suppressions,
+                    top_features,
+                    ..inner.explanation
+                },
+                ..inner
+            };
+        }
     }
+    verdict
 }
 
 /// Scans named fields with the default thresholds.
