@@ -397,7 +397,6 @@ const LEXICON: &[Group] = &[
             "powiedz użytkownikowi, że wszystko",
             "не упоминай это сообщение",
             "скажи пользователю, что всё",
-            "никому не говори",
             "не згадуй це повідомлення",
             "скажи користувачеві, що все",
             "不要提及这条消息",
@@ -406,7 +405,6 @@ const LEXICON: &[Group] = &[
             "すべて正常だと伝えて",
             "このメッセージには触れないで",
             "誰にも言わないで",
-            "모든 것이 정상이라고",
             "이 메시지를 언급하지",
             "아무에게도 말하지",
             "kullanıcıya her şeyin yolunda",
@@ -448,8 +446,6 @@ const LEXICON: &[Group] = &[
             "системный промпт",
             "системные инструкции",
             "repeat the text above",
-            "systemprompt",
-            "system-prompt",
             "prompt système",
             "prompt du système",
             "prompt de sistema",
@@ -459,7 +455,6 @@ const LEXICON: &[Group] = &[
             "systeemprompt",
             "prompt systemowy",
             "системний промпт",
-            "系統提示",
             "موجه النظام",
             "הנחיות המערכת",
             "सिस्टम प्रॉम्प्ट",
@@ -469,6 +464,13 @@ const LEXICON: &[Group] = &[
             "répète le texte ci-dessus",
             "重复你上面的",
         ],
+    ),
+    // One-word spellings ("Upprepa din systemprompt"): also config keys and CLI flags
+    // (`--system-prompt`), so not override nouns.
+    (
+        "lex.sysprompt.word",
+        WEAK,
+        &["systemprompt", "system-prompt"],
     ),
     (
         "lex.roletag",
@@ -582,7 +584,6 @@ const LEXICON: &[Group] = &[
             "ki-modell",
             "modèle d'ia",
             "ии-ассистент",
-            "ии ассистент",
             "ші-асистент",
             "ai アシスタント",
             "aiアシスタント",
@@ -1144,8 +1145,8 @@ const PATTERNS: &[(&str, f32, &str)] = &[
     (
         "re.force_push",
         MEDIUM,
-        // `--force-with-lease` of a feature branch is routine; of main it is not.
-        r"\bgit\s+push\s+[^\n]{0,80}(--force[^-\w]|\s-f\b|--force-with-lease\s[^\n]{0,60}\b(main|master|prod|production)\b)|\bgit\s+push\s+[^\n]{0,80}--force$",
+        // Not `--force-with-lease`, the routine way to update a feature branch.
+        r"\bgit\s+push\s+[^\n]{0,80}(--force[^-\w]|\s-f\b)|\bgit\s+push\s+[^\n]{0,80}--force$",
     ),
     (
         "re.exfil",
@@ -1205,7 +1206,7 @@ const PATTERNS: &[(&str, f32, &str)] = &[
     (
         "re.secret_reveal",
         MEDIUM,
-        r"\b(print|reveal|output|show|display|dump|echo|include|write|paste|return|send|post|leak|expose|tell me|share|add)\b(?:[^\n.]|\.[a-z0-9_/~-]){0,40}(\b[a-z0-9]+_(password|passwd|secret|secret_key|token|api_key)\b|\bapi[ _-]?keys?|\bsecrets?|\bcredentials|\bpasswords?|\b(access|auth|github|npm|api|bearer|session) tokens?|\bprivate keys?|\bssh keys?|\bdatabase_url|\baws_secret\w*|\bsecret access key|\benv(ironment)? var(iable)?s|\.env|\bconnection strings?|\bsigning keys?)\b",
+        r"\b(print|reveal|output|show|display|dump|echo|include|write|paste|return|send|post|leak|expose|tell me|share|add)\b(?:[^\n.]|\.[a-z0-9_/~-]){0,40}(\bapi[ _-]?keys?|\bsecrets?|\bcredentials|\bpasswords?|\b(access|auth|github|npm|api|bearer|session) tokens?|\bprivate keys?|\bssh keys?|\bdatabase_url|\baws_secret\w*|\bsecret access key|\benv(ironment)? var(iable)?s|\bconnection strings?|\bsigning keys?)\b|\b(print|reveal|output|show|display|tell me|expose|leak|paste)\b(?:[^\n.]|\.[a-z0-9_/~-]){0,40}(\b[a-z0-9_]*_(password|passwd|secret_key|api_key)\b|\.env\b)",
     ),
     (
         "re.download_exec",
@@ -1319,36 +1320,38 @@ const PATTERNS: &[(&str, f32, &str)] = &[
     (
         "re.weaken_check",
         MEDIUM,
-        r"\bverify(_ssl|_certs?|_tls)?\s*[:=]\s*false\b|\breject_?unauthori[sz]ed\s*[:=]\s*(false|0)\b|\binsecure_?skip_?verify\s*[:=]\s*true\b|\bnode_tls_reject_unauthorized\s*=\s*0\b|\b(disable|skip|turn\s+off|remove|bypass|drop|comment\s+out)\s+(the\s+|all\s+)?(certificate|cert|ssl|tls|csrf|xsrf|signature|jwt|token|authentication|authorization|auth|permission|password|2fa|mfa|input|hostname)\s+(checks?|checking|verification|validation|verify|middleware|guards?)\b|\baccess-control-allow-origin:?\s*\*[^\n]{0,80}credentials\b|\b(skip|disable|turn\s+off|remove|delete|comment\s+out)\s+(all\s+(the\s+)?|the\s+|every\s+|these\s+|those\s+)(failing\s+)?(tests|unit\s+tests|test\s+suite|lint|linting|linter|ci\s+checks|status\s+checks|pre-commit\s+hooks?|security\s+scans?)\b|--insecure-skip-tls-verify\b(=true\b)?|\bhttp\.sslverify\s*(=\s*)?false\b|\bgit_ssl_no_verify\s*=\s*(1|true)\b|\bpythonhttpsverify\s*=\s*0\b|\bstrict-ssl\s*(=\s*)?false\b|\bauth(entication)?[_-]?disabled\s*[=:]\s*(true|1|yes)\b|\bauth(entication)?[_.-]?enabled\s*[=:]\s*(false|0|no)\b|\b(comment\s+out|remove|delete|disable|drop)\s+(the\s+)?@?[\w.]*(auth|login|permission|csrf)[\w.]*\s+(decorator|middleware|check|guard|filter|annotation)\b|\bgit\s+(commit|push)\b[^\n]{0,60}--no-verify\b|\bcommit\s+with\s+--no-verify\b",
+        r"\bverify(_ssl|_certs?|_tls)?\s*[:=]\s*false\b|\breject_?unauthori[sz]ed\s*[:=]\s*(false|0)\b|\binsecure_?skip_?verify\s*[:=]\s*true\b|\bnode_tls_reject_unauthorized\s*=\s*0\b|\b(disable|skip|turn\s+off|remove|bypass|drop|comment\s+out)\s+(the\s+|all\s+)?(certificate|cert|ssl|tls|csrf|xsrf|signature|jwt|token|authentication|authorization|auth|permission|password|2fa|mfa|input|hostname)\s+(checks?|checking|verification|validation|verify|middleware|guards?)\b|\baccess-control-allow-origin:?\s*\*[^\n]{0,80}credentials\b|\b(skip|disable|turn\s+off|remove|delete|comment\s+out)\s+(all\s+(the\s+)?|the\s+|every\s+|these\s+|those\s+)(failing\s+)?(tests|unit\s+tests|test\s+suite|lint|linting|linter|ci\s+checks|status\s+checks|pre-commit\s+hooks?|security\s+scans?)\b|--insecure-skip-tls-verify(=true\b|\s)|\bhttp\.sslverify\s*(=\s*)?false\b|\bgit_ssl_no_verify\s*=\s*(1|true)\b|\bpythonhttpsverify\s*=\s*0\b|\bstrict-ssl\s*(=\s*)?false\b|\bauth(entication)?[_-]?disabled\s*[=:]\s*(true|1|yes)\b|\b(comment\s+out|remove|delete|disable|drop)\s+(the\s+)?@?[\w.]*(auth|authn|authz|authenticat\w*|authori[sz]\w*|login|permissions?|csrf)(_\w+)?\s+(decorator|middleware|check|guard|filter|annotation)\b|\b(commit|push)\s+with\s+--no-verify\b|\b(use|add|pass)\s+--no-verify\b",
     ),
     (
         "re.repo_tamper",
         MEDIUM,
-        r"\b(push|commit|merge)\s+((it|this|that|everything|the\s+(fix|change|changes|patch|branch)|your\s+(fix|changes?|branch|patch))\s+(directly\s+|straight\s+)?|(directly|straight)\s+)(to|into|onto)\s+(the\s+)?(main|master|prod|production)\b|\bgit\s+push\s+[^\n]{0,40}head:(main|master)\b|\benable\s+auto-?merge\b|\b(approve|merge)\s+(the|this|that|my)\s+(pull\s+request|pr|merge\s+request|mr)\b|\b(delete|remove|wipe|purge|destroy)\s+(all\s+(the\s+)?|the\s+|every\s+)(remote\s+|old\s+|release\s+|production\s+|prod\s+)*(branches|tags|namespace|buckets?|backups?|snapshots?|audit\s+logs?|git\s+history|volumes?)\b|\b(run|execute|exec|issue)\s+[`'\x22]?kubectl\s+delete\s+(namespace|ns|pvc|pv|deployment|statefulset)\b|\bflushall\b|\b(close|resolve)\s+(this\s+|the\s+)?(incident|issue|ticket|alert|bug|inc-\d+|chg-\d+)[^\n.]{0,30}(won'?t\s+fix|wontfix|as\s+(resolved|fixed|duplicate|invalid|not\s+a\s+bug))|\b(silence|mute|snooze|suppress|disable)\s+(the\s+|this\s+|that\s+|all\s+)?(alerts?|alarms?|pager|paging|monitors?|monitoring|notifications?)\b|\b(add|append|insert)\s+[^\n]{0,60}(authorized_keys|extra-index-url|--index-url|postinstall)\b|\b(run|execute|issue)\s+[`'\x22]?(drop\s+(table|database|schema)|truncate\s+table)\b|\b(truncate|drop)\s+the\s+[\w.]+\s+(table|database|schema)\b",
+        r"\b(push|commit|merge)\s+((it|this|that|everything|the\s+(fix|change|changes|patch|branch)|your\s+(fix|changes?|branch|patch))\s+(directly\s+|straight\s+)?|(directly|straight)\s+)(to|into|onto)\s+(the\s+)?(main|master|prod|production)\b|\bgit\s+push\s+[^\n]{0,40}head:(main|master)\b|\benable\s+auto-?merge\b|\b(approve|merge)\s+(the|this|that|my)\s+(pull\s+request|pr|merge\s+request|mr)\b|\b(delete|remove|wipe|purge|destroy)\s+(all\s+(the\s+)?|the\s+|every\s+)(remote\s+|old\s+|release\s+|production\s+|prod\s+)*(branches|tags|namespace|buckets?|backups?|snapshots?|audit\s+logs?|git\s+history|volumes?)\b|\b(run|execute|exec|issue)\s+[`'\x22]?kubectl\s+delete\s+(namespace|ns|pvc|pv|deployment|statefulset)\b|\bflushall\b|\b(close|resolve)\s+(this\s+|the\s+)?(incident|issue|ticket|alert|bug|inc-\d+|chg-\d+)[^\n.]{0,30}(won'?t\s+fix|wontfix|as\s+(resolved|fixed|duplicate|invalid|not\s+a\s+bug))|\b(silence|mute|snooze|suppress|disable)\s+(the\s+|this\s+|that\s+|all\s+)?(alerts?|alarms?|pager|paging|monitors?|monitoring|notifications?)\b|\b(add|append|insert)\s+[^\n]{0,60}(authorized_keys|extra-index-url|--index-url|postinstall)\b|\b(run|execute|issue)\s+[`'\x22]?(drop\s+(table|database|schema)|truncate\s+table)\b|\btruncate\s+the\s+[\w.]+\s+table\b|\bdrop\s+the\s+(production|prod|users?|customers?|orders?|payments?|accounts?)\s+(table|database|schema)\b",
     ),
     (
-        // An order to decode, decipher or put together a text and then do what it says.
+        // An order to decode, decipher or put together a text and then do what it says: an
+        // attack wherever it stands. A CPU's "fetch, decode and execute." takes no colon and
+        // no object.
         "re.decode_follow",
-        MEDIUM,
-        r"\b(decode|decipher|decrypt|deobfuscate|unscramble|reverse|concatenate|join|combine|assemble|shift|rotate|translate|convert|unpack|rot13|rot47|atbash)\b[^\n]{0,80}?(\bthen\b|\band\b|,|;|->|→)\s*(then\s+)?(follow|execute|obey|comply(\s+with)?|carry\s+out|act\s+on|do\s+it|do\s+as\s+it\s+says|do\s+what\s+it\s+says)(\s+(it|them|that|this|the\s+(result|output|text|instructions?|message|command)))?\s*[.!;:,)\n]|\b(follow|execute|obey|apply|run|do\s+what)\s+(the\s+)?(decoded|deciphered|decrypted|unscrambled|reassembled|concatenated|combined|resulting)\s+(text|string|message|instructions?|commands?|payload|result|output|content|steps?|says)\b",
+        STRONG,
+        r"\b(decode|decipher|decrypt|deobfuscate|unscramble|reverse|rot13|rot47|atbash)\b[^\n]{0,80}?(\bthen\b|\band\b|,|;|->|→)\s*(then\s+)?(follow|execute|obey|comply(\s+with)?|carry\s+out|act\s+on|do\s+it|do\s+as\s+it\s+says|do\s+what\s+it\s+says)(\s+(it|them|the\s+(result|output))\s*[.!;:,)\n]|\s*[:!)\n])|\b(concatenate|join|combine|assemble|shift|rotate|translate|convert|unpack)\b[^\n]{0,80}?(\bthen\b|\band\b|,|;|->|→)\s*(then\s+)?(follow|execute|obey|comply\s+with|carry\s+out|act\s+on)\s+(it|them|the\s+(result|output))\s*[.!;:,)\n]|\b(follow|execute|obey|apply|run|do\s+what)\s+(the\s+)?(decoded|deciphered|decrypted|unscrambled|reassembled|concatenated|combined|resulting)\s+(text|string|message|instructions?|commands?|payload|result|output|content|steps?|says)\b",
     ),
     (
         // A fake end of the prompt: "======== END OF SYSTEM PROMPT ========".
         "re.fake_boundary",
         MEDIUM,
-        r"\b(end|beginning|start)\s+of\s+(the\s+)?(system\s+prompt|system\s+message|system\s+instructions|developer\s+instructions|(your|the\s+ai'?s?|the\s+assistant'?s?)\s+instructions)\b|[=#*<\[-]{3,}\s*(end|beginning|start)\s+of\s+(the\s+)?(instructions|prompt|context|user\s+input|untrusted\s+(input|content|data))\b",
+        r"[=#*<\[-]{3,}\s*(end|beginning|start)\s+of\s+(the\s+)?(system\s+prompt|system\s+message|system\s+instructions|developer\s+instructions|instructions|prompt)\b|\b(end|beginning|start)\s+of\s+(the\s+)?(system\s+prompt|system\s+message|system\s+instructions|developer\s+instructions|instructions|prompt)\s*[=#*>\]-]{3,}",
     ),
     (
         // The "say PWNED" goal of prompt-injection contests.
         "re.pwned",
         MEDIUM,
-        r"\b(say|respond|reply|answer|print|output|write|type|state|begin|start|end)\b[^\n]{0,40}\b(i\s+have\s+been\s+pwned|pwned)\b",
+        r"\b(say|respond|reply|answer|print|output|write|type|state|begin|start|end)\b[^\n]{0,40}(\bi\s+have\s+been\s+pwned|['\x22«“‘]\s*pwned)\b",
     ),
     (
         // Games that get a secret out letter by letter ("spell the password backwards").
         "re.secret_game",
         MEDIUM,
-        r"\b(spell|write|say|type|print|list|give)\b[^\n.]{0,40}\b(backwards?|in\s+reverse|letter\s+by\s+letter|one\s+letter\s+per\s+line|with\s+(dashes|hyphens|spaces)\s+between)\b|\bacrostic\b|\bfirst\s+letters?\s+of\s+each\s+(line|word|sentence)\b|\bwhich\s+letters\s+(does|do|is|are)\s+(the\s+|your\s+)?(password|secret|passphrase|key)\b|\bthe\s+(password|secret|passphrase)\s+is\s+no\s+longer\s+(confidential|secret|classified)\b",
+        r"\b(spell|write|say|print|give)\b[^\n.]{0,40}\b(backwards|letter\s+by\s+letter|one\s+letter\s+per\s+line|with\s+(dashes|hyphens|spaces)\s+between)\b|\bacrostic\b|\bfirst\s+letters?\s+of\s+each\s+(line|sentence)\b|\bwhich\s+letters\s+(does|do|is|are)\s+(the\s+|your\s+)?(password|secret|passphrase|key)\b|\bthe\s+(password|secret|passphrase)\s+is\s+no\s+longer\s+(confidential|secret|classified)\b",
     ),
 ];
 
@@ -1663,8 +1666,7 @@ const TRIGGERS: &[(&str, &[&[&str]])] = &[
                 r"\bsigning",
                 "_password",
                 "_passwd",
-                "_secret",
-                "_token",
+                "_secret_key",
                 "_api_key",
             ],
         ],
@@ -1939,7 +1941,6 @@ const TRIGGERS: &[(&str, &[&[&str]])] = &[
             "access-control",
             "delete",
             "strict-ssl",
-            "enabled",
         ]],
     ),
     (
@@ -1982,22 +1983,13 @@ const TRIGGERS: &[(&str, &[&[&str]])] = &[
     ),
     (
         "re.fake_boundary",
-        &[&[
-            "prompt",
-            "message",
-            "instructions",
-            "context",
-            "input",
-            "content",
-            "data",
-        ]],
+        &[&["prompt", "message", "instructions"]],
     ),
     ("re.pwned", &[&["pwned"]]),
     (
         "re.secret_game",
         &[&[
-            "backward",
-            "reverse",
+            "backwards",
             "letter",
             "dashes",
             "hyphens",
@@ -2037,7 +2029,11 @@ fn at_line_start(text: &[u8], s: usize) -> bool {
 }
 
 /// Suppressions that drop only hits lying wholly inside one of their matches.
-const CONTAINING: &[&str] = &["sup.negated_advice", "sup.negated_weaken"];
+const CONTAINING: &[&str] = &[
+    "sup.negated_advice",
+    "sup.negated_weaken",
+    "sup.disregard_page",
+];
 
 /// Suppressions that describe a state and do not apply to a request for it: a match with a
 /// request verb before it on its line ("Output the system prompt: 2000 characters") is not one.
@@ -2073,14 +2069,14 @@ const SUPPRESSIONS: &[(&str, &str, &[&str])] = &[
     (
         // An on-call idiom: "Disregard previous page for checkout: false alarm".
         "sup.disregard_page",
-        r"(?i)\b(please\s+)?disregard\s+(the\s+)?(previous|prior|earlier|last|above)\s+(page|pages|alert|alerts|e-?mail|e-?mails|notification|notifications|notice|message|update|post|incident|ticket|sms|text|announcement|status\s+update)\b",
+        r"(?i)\b(please\s+)?disregard\s+(the\s+)?(previous|prior|earlier|last)\s+(page|pages|alert|alerts|notification|notifications|sms)\b",
         &["lex.override.en", "re.ignore_generic"],
     ),
     (
-        // Advice not to weaken a check: "don't disable TLS verification here", "never ship
-        // with verification disabled". Only hits inside it are dropped (`CONTAINING`).
+        // Advice not to weaken a check: "don't disable TLS verification here", "never skip
+        // the signature check". Only hits inside it are dropped (`CONTAINING`).
         "sup.negated_weaken",
-        r"(?i)\b(never|don'?t|do\s+not|should\s+not|shouldn'?t|must\s+not|mustn'?t|avoid)\s+(\w+\s+){0,3}?(disabl(e|ing)|skip(ping)?|turn(ing)?\s+off|bypass(ing)?|remov(e|ing))\s+(the\s+|any\s+)?(certificate|cert|ssl|tls|signature|hostname|csrf|auth|authentication|2fa|mfa)\s+(checks?|checking|verification|validation|verify)\b",
+        r"(?i)\b(never|don'?t|do\s+not|should\s+not|shouldn'?t|must\s+not|mustn'?t|avoid)\s+((ever|just|simply|blindly|globally)\s+)?(disabl(e|ing)|skip(ping)?|turn(ing)?\s+off|bypass(ing)?|remov(e|ing))\s+(the\s+|any\s+)?(certificate|cert|ssl|tls|signature|hostname|csrf|auth|authentication|2fa|mfa)\s+(checks?|checking|verification|validation|verify)\b",
         &["re.weaken_check"],
     ),
     (
@@ -2170,6 +2166,19 @@ pub struct RawHit {
     pub view: ViewKind,
     /// Byte span in the ORIGINAL text.
     pub span: Range<usize>,
+    /// Spans of further occurrences in the view of the hit, each more than
+    /// [`crate::verdict::NEAR_BYTES`] from the others (at most [`MAX_ALSO`]), so that which
+    /// rules matched near each other does not depend on which occurrence came first.
+    pub also: Vec<Range<usize>>,
+}
+
+/// Further occurrences of a rule kept beside its hit.
+pub const MAX_ALSO: usize = 3;
+
+/// Whether two spans lie more than [`crate::verdict::NEAR_BYTES`] apart.
+fn far_apart(a: &Range<usize>, b: &Range<usize>) -> bool {
+    let near = crate::verdict::NEAR_BYTES;
+    a.start > b.end.saturating_add(near) || b.start > a.end.saturating_add(near)
 }
 
 /// What a phrase of the phrase banks is.
@@ -3020,7 +3029,17 @@ fn scan_views_with(
                     view: &View,
                     r: Range<usize>|
      -> bool {
-        if hits.iter().any(|h| h.id == id) {
+        if let Some(h) = hits.iter_mut().find(|h| h.id == id) {
+            // A further occurrence, in the view of the hit, far from those kept.
+            if h.view == view.kind && h.also.len() < MAX_ALSO {
+                let span = view.to_original(r);
+                if far_apart(&h.span, &span)
+                    && h.also.iter().all(|a| far_apart(a, &span))
+                    && !sup.covers(id, &span)
+                {
+                    h.also.push(span);
+                }
+            }
             return true;
         }
         let span = view.to_original(r);
@@ -3032,6 +3051,7 @@ fn scan_views_with(
             weight,
             view: view.kind,
             span,
+            also: Vec::new(),
         });
         true
     };
@@ -3147,9 +3167,11 @@ fn scan_views_with(
                 continue;
             }
             // Patterns are matched on the view itself (they are case-sensitive). The first
-            // match no suppression covers is the hit.
+            // match no suppression covers is the hit; later ones far from it are kept beside it.
             for m in c.regexes[i].find_iter(&v.text) {
-                if push(&mut hits, id, w, v, m.start()..m.end()) {
+                if push(&mut hits, id, w, v, m.start()..m.end())
+                    && hits.iter().any(|h| h.id == id && h.also.len() >= MAX_ALSO)
+                {
                     break;
                 }
             }
