@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 use crate::normalize::{char_props, View, ViewKind, P_ALNUM};
 
 /// Version of the shipped model weights (changes with `model/weights.bin`).
-pub const MODEL_VERSION: &str = "hashlr-2026.11-21";
+pub const MODEL_VERSION: &str = "hashlr-2026.11-22";
 
 /// Default number of hash buckets as a power of two.
 pub const DEFAULT_BITS: u32 = 17;

@@ -18,7 +18,7 @@ use regex::Regex;
 use crate::normalize::{char_props, fold_str, Derived, Run, View, ViewKind, P_ALNUM};
 
 /// Version of the rule set; bump when rules, weights or suppressions change.
-pub const RULESET_VERSION: &str = "rules-2026.11-20";
+pub const RULESET_VERSION: &str = "rules-2026.11-21";
 
 /// Weight of rules that alone justify rejection.
 const STRONG: f32 = 6.0;
