@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 
 use regex::{Regex, RegexSet};
 
-use crate::normalize::{fold_str, View, ViewKind};
+use crate::normalize::{floor_boundary, fold_str, View, ViewKind};
 
 /// Verbs that open a request to the reader.
 const VERBS: &[&str] = &[
@@ -253,13 +253,9 @@ fn cue(form: &'static str, m: regex::Match<'_>) -> Cue {
     let s = m
         .as_str()
         .trim_start_matches(|c: char| !c.is_alphanumeric());
-    let mut end = s.len().min(60);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
     Cue {
         form,
-        text: s[..end].to_string(),
+        text: s[..floor_boundary(s, s.len().min(60))].to_string(),
     }
 }
 

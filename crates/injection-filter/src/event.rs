@@ -9,7 +9,7 @@ use faultline_event::task::{FilterMark, ReleaseMark};
 use faultline_event::ErrorEvent;
 use serde_json::{json, Value};
 
-use crate::normalize::is_invisible;
+use crate::normalize::{floor_boundary, is_invisible};
 use crate::verdict::{joined_text, scan_fields_with, Thresholds, Verdict};
 
 /// The mark a task carries: `decision` (`pass`, `flag`, `released`), the
@@ -141,11 +141,7 @@ fn text_field(push: &mut impl FnMut(String, &str), left: &mut usize, name: Strin
 
 /// `key` cut to at most [`MAX_KEY_IN_NAME`] bytes, on a character boundary.
 fn key_in_name(key: &str) -> &str {
-    let mut end = key.len().min(MAX_KEY_IN_NAME);
-    while !key.is_char_boundary(end) {
-        end -= 1;
-    }
-    &key[..end]
+    &key[..floor_boundary(key, key.len().min(MAX_KEY_IN_NAME))]
 }
 
 /// Pushes the texts of `value` while `left` lasts (one per text).
@@ -252,10 +248,7 @@ fn snippet_in(fields: &[(String, String)], message: Option<&str>, verdict: &Verd
 
 /// At most [`SNIPPET_CHARS`] characters of `text` starting a little before byte `at`.
 pub fn snippet_of(text: &str, at: usize) -> String {
-    let mut at = at.min(text.len());
-    while !text.is_char_boundary(at) {
-        at -= 1;
-    }
+    let at = floor_boundary(text, at.min(text.len()));
     let lead_start = text[..at]
         .char_indices()
         .rev()

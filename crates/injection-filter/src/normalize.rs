@@ -125,14 +125,16 @@ pub struct View {
     origin: Option<Origin>,
 }
 
-fn floor_boundary(s: &str, mut i: usize) -> usize {
+/// The character boundary of `s` at or before byte `i` (`i` ≤ `s.len()`).
+pub(crate) fn floor_boundary(s: &str, mut i: usize) -> usize {
     while !s.is_char_boundary(i) {
         i -= 1;
     }
     i
 }
 
-fn ceil_boundary(s: &str, mut i: usize) -> usize {
+/// The character boundary of `s` at or after byte `i` (`i` ≤ `s.len()`).
+pub(crate) fn ceil_boundary(s: &str, mut i: usize) -> usize {
     while !s.is_char_boundary(i) {
         i += 1;
     }
@@ -2495,10 +2497,7 @@ pub fn views_with(text: &str, derived: impl FnOnce(&View) -> Derived) -> Vec<Vie
 /// [`views_with`], where `derived` gets the chain of views from the raw text to the skeleton
 /// (raw, decoded, revealed, folded, skeleton: those present), each made from the one before.
 pub(crate) fn views_with_chain(text: &str, derived: impl FnOnce(&[&View]) -> Derived) -> Vec<View> {
-    let mut cut = text.len().min(u32::MAX as usize);
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
+    let cut = floor_boundary(text, text.len().min(u32::MAX as usize));
     let raw = View::raw(&text[..cut]);
     let decoded = decode_escapes_twice_opt(&raw);
     let dec = decoded.as_ref().unwrap_or(&raw);

@@ -15,7 +15,9 @@ use std::sync::OnceLock;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::Regex;
 
-use crate::normalize::{char_props, fold_str, Derived, Run, View, ViewKind, P_ALNUM};
+use crate::normalize::{
+    ceil_boundary, char_props, fold_str, Derived, Run, View, ViewKind, P_ALNUM,
+};
 
 /// Version of the rule set; bump when rules, weights or suppressions change.
 pub const RULESET_VERSION: &str = "rules-2026.11-21";
@@ -2048,10 +2050,7 @@ fn requested_before(text: &str, at: usize) -> bool {
         )
         .expect("valid pattern")
     });
-    let mut from = at.saturating_sub(48);
-    while !text.is_char_boundary(from) {
-        from += 1;
-    }
+    let from = ceil_boundary(text, at.saturating_sub(48));
     let line = text[from..at].rsplit('\n').next().unwrap_or("");
     asked.is_match(line)
 }

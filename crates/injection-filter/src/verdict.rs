@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use crate::normalize::ViewKind;
+use crate::normalize::{ceil_boundary, floor_boundary, ViewKind};
 use crate::rules::{scan, RawHit, RULESET_VERSION};
 use crate::{address, model};
 
@@ -271,11 +271,7 @@ fn scan_once(
             if verdict.decision == Decision::Reject {
                 break;
             }
-            let mut cut = v.text.len().min(PAYLOAD_MAX_BYTES);
-            while !v.text.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            let payload = &v.text[..cut];
+            let payload = &v.text[..floor_boundary(&v.text, v.text.len().min(PAYLOAD_MAX_BYTES))];
             if !enough_words(payload) {
                 continue;
             }
@@ -343,14 +339,8 @@ pub fn joined_text<'a>(values: impl IntoIterator<Item = &'a str>) -> String {
             out.push_str(v);
             continue;
         }
-        let mut head = SEAM_BYTES;
-        while !v.is_char_boundary(head) {
-            head -= 1;
-        }
-        let mut tail = v.len() - SEAM_BYTES;
-        while !v.is_char_boundary(tail) {
-            tail += 1;
-        }
+        let head = floor_boundary(v, SEAM_BYTES);
+        let tail = ceil_boundary(v, v.len() - SEAM_BYTES);
         out.push_str(&v[..head]);
         out.push('\n');
         out.push_str(&v[tail..]);
