@@ -275,27 +275,24 @@ fn scan_once(
             if !enough_words(payload) {
                 continue;
             }
-            let inner = scan_once(payload, thresholds, weights, false);
+            let mut inner = scan_once(payload, thresholds, weights, false);
             if inner.score <= verdict.score {
                 continue;
             }
             let mut rules = verdict.explanation.rules;
-            for h in inner.explanation.rules {
-                if rules.iter().any(|r| r.id == h.id) {
-                    continue;
-                }
-                rules.push(RuleHit {
-                    view: format!("{}>{}", v.kind.name(), h.view),
-                    span: v.to_original(h.span),
-                    ..h
-                });
-            }
             let mut suppressions = verdict.explanation.suppressions;
-            for s in inner.explanation.suppressions {
-                if !suppressions.contains(&s) {
-                    suppressions.push(s);
-                }
-            }
+            merge_new(
+                &mut rules,
+                &mut suppressions,
+                std::mem::take(&mut inner.explanation.rules)
+                    .into_iter()
+                    .map(|h| RuleHit {
+                        view: format!("{}>{}", v.kind.name(), h.view),
+                        span: v.to_original(h.span),
+                        ..h
+                    }),
+                std::mem::take(&mut inner.explanation.suppressions),
+            );
             let mut top_features = inner.explanation.top_features;
             // Where the text that decided was hidden.
             top_features.push((format!("view:{}", v.kind.name()), 0.0));
@@ -311,6 +308,26 @@ fn scan_once(
         }
     }
     verdict
+}
+
+/// Adds to `rules` the hits of rules it has none of yet, and to `sups` the suppressions it does
+/// not name yet (one hit per rule, each suppression once, in order).
+fn merge_new(
+    rules: &mut Vec<RuleHit>,
+    sups: &mut Vec<String>,
+    hits: impl IntoIterator<Item = RuleHit>,
+    fired: impl IntoIterator<Item = String>,
+) {
+    for h in hits {
+        if !rules.iter().any(|r| r.id == h.id) {
+            rules.push(h);
+        }
+    }
+    for s in fired {
+        if !sups.contains(&s) {
+            sups.push(s);
+        }
+    }
 }
 
 /// Scans named fields with the default thresholds.
@@ -357,18 +374,15 @@ pub fn scan_fields_with(fields: &[(&str, &str)], thresholds: &Thresholds) -> Ver
     let mut sups: Vec<String> = Vec::new();
     let mut consider =
         |v: Verdict, field: &str, rules: &mut Vec<RuleHit>, sups: &mut Vec<String>| {
-            for mut h in v.explanation.rules.iter().cloned() {
-                if rules.iter().any(|r| r.id == h.id) {
-                    continue;
-                }
-                h.field = Some(field.to_string());
-                rules.push(h);
-            }
-            for s in &v.explanation.suppressions {
-                if !sups.contains(s) {
-                    sups.push(s.clone());
-                }
-            }
+            merge_new(
+                rules,
+                sups,
+                v.explanation.rules.iter().cloned().map(|mut h| {
+                    h.field = Some(field.to_string());
+                    h
+                }),
+                v.explanation.suppressions.iter().cloned(),
+            );
             if best.as_ref().is_none_or(|b| v.score > b.score) {
                 let mut v = v;
                 v.explanation.field = Some(field.to_string());
