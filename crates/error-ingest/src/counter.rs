@@ -5,7 +5,10 @@
 //! `last_event_id`, and a field `env:<name>` / `release:<name>` per
 //! environment and release seen), expiring `fingerprint_retention` after the
 //! last occurrence; and a sorted set of fingerprints by count for `?top=N`,
-//! trimmed to the largest 10,000.
+//! trimmed to the largest [`TOP_KEEP`]. Once that set is full, a fingerprint
+//! whose count is not above the lowest score in it is not written to it (it
+//! would be trimmed off at once), so a flood of new fingerprints costs the
+//! set nothing.
 //!
 //! Counting is group-committed: the events being ingested at the same moment
 //! are counted together by one script run (one round trip, one script call
@@ -29,7 +32,8 @@ use redis::{RedisError, RedisResult, Script};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
-const TOP_KEEP: i64 = 10_000;
+/// Fingerprints kept in the top set.
+pub const TOP_KEEP: usize = 10_000;
 
 /// Occurrences counted by one script run at most.
 pub const MAX_GROUP: usize = 256;
@@ -45,6 +49,16 @@ pub const QUEUE: usize = 8192;
 /// for one that could not be counted.
 const RECORD: &str = r"
 local top = KEYS[1]
+-- Once the top set is full, a fingerprint whose count is not above the
+-- lowest score would be trimmed off again at once: it is not written.
+local floor = -1
+if redis.call('ZCARD', top) >= tonumber(ARGV[2]) then
+  local lowest = redis.call('ZRANGE', top, 0, 0, 'WITHSCORES')
+  if lowest[2] then
+    floor = tonumber(lowest[2])
+  end
+end
+local trim = false
 local function record(key, a)
   local count = redis.call('HINCRBY', key, 'count', 1)
   if count == 1 then
@@ -55,19 +69,18 @@ local function record(key, a)
   redis.call('PEXPIRE', key, ARGV[1])
   -- The hash's count is the score (ZADD answers an integer; ZINCRBY would
   -- format a float for every occurrence).
-  redis.call('ZADD', top, count, ARGV[a + 4])
+  if count > floor then
+    redis.call('ZADD', top, count, ARGV[a + 4])
+    trim = true
+  end
   return count
 end
 local out = {}
-local trim = false
 for i = 2, #KEYS do
   -- One occurrence that cannot be counted (a key of another type, out of
   -- memory) fails alone: -1 for it, the others are counted.
   local ok, count = pcall(record, KEYS[i], 3 + (i - 2) * 5)
   if ok then
-    if count % 100 == 1 then
-      trim = true
-    end
     out[i - 1] = count
   else
     out[i - 1] = -1
@@ -156,6 +169,7 @@ struct Committer {
     conn: ConnectionManager,
     names: Names,
     retention_ms: u64,
+    top_keep: usize,
     record: Script,
 }
 
@@ -189,7 +203,7 @@ impl Committer {
         for q in &group {
             invocation.key(self.names.fingerprint_key(&q.fingerprint));
         }
-        invocation.arg(self.retention_ms).arg(TOP_KEEP);
+        invocation.arg(self.retention_ms).arg(self.top_keep);
         for q in &group {
             invocation
                 .arg(q.at_unix_ms)
@@ -237,11 +251,22 @@ impl Counter {
     /// Counters kept `retention` after the last occurrence. Starts the task
     /// that counts groups (call it inside a Tokio runtime).
     pub fn new(conn: ConnectionManager, names: Names, retention: Duration) -> Self {
+        Self::with_top_keep(conn, names, retention, TOP_KEEP)
+    }
+
+    /// As [`Counter::new`], keeping `top_keep` fingerprints in the top set.
+    pub fn with_top_keep(
+        conn: ConnectionManager,
+        names: Names,
+        retention: Duration,
+        top_keep: usize,
+    ) -> Self {
         let (queue, rx) = mpsc::channel(QUEUE);
         let committer = Committer {
             conn: conn.clone(),
             names: names.clone(),
             retention_ms: u64::try_from(retention.as_millis()).unwrap_or(u64::MAX),
+            top_keep,
             record: Script::new(RECORD),
         };
         tokio::spawn(committer.serve(rx));

@@ -688,3 +688,69 @@ async fn nats_down_gives_503_and_ingest_recovers_by_itself() {
     assert_eq!(h.messages("ERROR_REPORTS").await, 3);
     h.stop().await;
 }
+
+/// The top set keeps the largest counts; once full, a fingerprint below its
+/// lowest score stays out, and one that climbs above it gets in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_top_set_keeps_the_largest_counts_once_full() {
+    use faultline_core::names::{Names, Namespace};
+    use faultline_error_ingest::counter::{Counter, Occurrence};
+
+    let redis = RedisServer::start().expect("redis-server");
+    let conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_connection_manager()
+        .await
+        .unwrap();
+    let names = Names::new(Namespace::new("toptest").unwrap());
+    let counter = Counter::with_top_keep(conn, names, Duration::from_secs(600), 3);
+    let record = |fp: &'static str, times: u64| {
+        let counter = counter.clone();
+        async move {
+            let mut last = 0;
+            for _ in 0..times {
+                last = counter
+                    .record(Occurrence {
+                        fingerprint: fp,
+                        event_id: "e",
+                        environment: Some("production"),
+                        release: None,
+                        at_unix_ms: 1,
+                    })
+                    .await
+                    .unwrap();
+            }
+            assert_eq!(
+                last, times,
+                "{fp} is counted whether or not it is in the top set"
+            );
+        }
+    };
+    let top = |n| {
+        let counter = counter.clone();
+        async move {
+            let mut t: Vec<(String, u64)> = counter
+                .top(n)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|s| (s.fingerprint, s.count))
+                .collect();
+            t.sort();
+            t
+        }
+    };
+    record("a", 5).await;
+    record("b", 4).await;
+    record("c", 3).await;
+    record("d", 2).await;
+    let want = |v: &[(&str, u64)]| -> Vec<(String, u64)> {
+        v.iter().map(|(f, c)| ((*f).to_owned(), *c)).collect()
+    };
+    assert_eq!(top(10).await, want(&[("a", 5), ("b", 4), ("c", 3)]));
+    // e climbs past the lowest (c, 3): it gets in and c is trimmed off.
+    record("e", 4).await;
+    assert_eq!(top(10).await, want(&[("a", 5), ("b", 4), ("e", 4)]));
+    // d's hash still counts every occurrence.
+    assert_eq!(counter.get("d").await.unwrap().unwrap().count, 2);
+}
