@@ -9,13 +9,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use faultline_event::EventError;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::access::Access;
 use crate::auth::Principal;
 use crate::error::{retry_after_secs, IngestError};
-use crate::pipeline::Ingestor;
+use crate::pipeline::{Accepted, Ingestor};
 
 /// The OpenAPI document of this API.
 pub const OPENAPI: &str = include_str!("../../../docs/openapi.yaml");
@@ -219,37 +219,70 @@ async fn post_batch(State(st): State<HttpState>, headers: HeaderMap, body: Body)
             .map(|raw| st.ingestor.ingest(raw.get().as_bytes(), "http")),
     )
     .await;
-    let mut accepted = 0usize;
-    let items: Vec<serde_json::Value> = results
+    let results: Vec<BatchItem> = results
         .into_iter()
         .enumerate()
         .map(|(index, r)| match r {
-            Ok(a) => {
-                accepted += 1;
-                let mut v = serde_json::to_value(a).expect("serialises");
-                v["index"] = index.into();
-                v["status"] = 202.into();
-                v
-            }
-            Err(e) => {
-                let mut v = serde_json::json!({
-                    "index": index,
-                    "status": e.http_status(),
-                    "error": { "code": e.code(), "message": e.to_string() },
-                });
-                if let Some(after) = e.retry_after() {
-                    v["retry_after"] = retry_after_secs(after).into();
-                }
-                v
-            }
+            Ok(a) => BatchItem::Accepted {
+                index,
+                status: 202,
+                accepted: a,
+            },
+            Err(e) => BatchItem::Refused {
+                index,
+                status: e.http_status(),
+                error: ErrorBody {
+                    code: e.code(),
+                    message: e.to_string(),
+                },
+                retry_after: e.retry_after().map(retry_after_secs),
+            },
         })
         .collect();
-    let rejected = items.len() - accepted;
-    (
-        StatusCode::OK,
-        Json(serde_json::json!({ "accepted": accepted, "rejected": rejected, "results": items })),
-    )
-        .into_response()
+    let accepted = results
+        .iter()
+        .filter(|r| matches!(r, BatchItem::Accepted { .. }))
+        .count();
+    let answer = BatchAnswer {
+        accepted,
+        rejected: results.len() - accepted,
+        results,
+    };
+    (StatusCode::OK, Json(answer)).into_response()
+}
+
+/// The answer to a batch: counts, and a result per event in order.
+#[derive(Debug, Serialize)]
+struct BatchAnswer {
+    accepted: usize,
+    rejected: usize,
+    results: Vec<BatchItem>,
+}
+
+/// One event's result in a batch: what a single `POST /v1/errors` would
+/// have answered, with its index and status.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum BatchItem {
+    Accepted {
+        index: usize,
+        status: u16,
+        #[serde(flatten)]
+        accepted: Accepted,
+    },
+    Refused {
+        index: usize,
+        status: u16,
+        error: ErrorBody,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_after: Option<u64>,
+    },
+}
+
+#[derive(Debug, Serialize)]
+struct ErrorBody {
+    code: &'static str,
+    message: String,
 }
 
 async fn get_fingerprint(

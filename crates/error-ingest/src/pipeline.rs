@@ -82,10 +82,35 @@ struct Inner {
 /// Fingerprints tracked by the cap (each costs about 100 bytes).
 const CAP_ENTRIES: usize = 100_000;
 
+/// Random bytes drawn from the OS a page at a time: one `getrandom` call
+/// per 256 event ids instead of one per event.
+const RANDOM_POOL: usize = 4096;
+
+thread_local! {
+    static RANDOM: std::cell::RefCell<([u8; RANDOM_POOL], usize)> =
+        const { std::cell::RefCell::new(([0; RANDOM_POOL], RANDOM_POOL)) };
+}
+
+/// 16 bytes from the OS random source, through this thread's pool. Each
+/// byte is handed out once.
+fn random_16() -> [u8; 16] {
+    RANDOM.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let (bytes, used) = &mut *pool;
+        if *used + 16 > RANDOM_POOL {
+            getrandom::fill(bytes).expect("the OS random source works");
+            *used = 0;
+        }
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&bytes[*used..*used + 16]);
+        *used += 16;
+        out
+    })
+}
+
 /// A random id in UUID v4 layout, as 32 hex digits (Sentry's form).
 pub fn new_event_id() -> String {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).expect("the OS random source works");
+    let mut b = random_16();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -243,7 +268,7 @@ impl Ingestor {
             inner
                 .names
                 .error_msg_id(environment.as_deref(), &fp, event.release.as_deref());
-        let publish = self.publish(&subject, payload, msg_id, &fp, &event_id, now);
+        let publish = self.publish(&subject, payload, msg_id, &fp, &event_id);
         let (counted, published) = tokio::join!(count, publish);
         match published {
             Ok(ack) => {
@@ -281,18 +306,13 @@ impl Ingestor {
         msg_id: String,
         fp: &str,
         event_id: &str,
-        now: SystemTime,
     ) -> Result<jetstream::publish::PublishAck, String> {
         let inner = &*self.inner;
         let message = PublishMessage::build()
             .payload(payload.into())
             .message_id(msg_id)
             .header(headers::FINGERPRINT, fp)
-            .header(headers::EVENT_ID, event_id)
-            .header(
-                headers::RECEIVED_AT,
-                humantime::format_rfc3339_millis(now).to_string().as_str(),
-            );
+            .header(headers::EVENT_ID, event_id);
         let publish = async {
             let ack_future = inner
                 .js
@@ -352,7 +372,20 @@ fn describe(subject: &str, kind: PublishErrorKind, text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::with_fields;
+    use super::{new_event_id, with_fields};
+
+    #[test]
+    fn event_ids_are_uuid4_hex_and_do_not_repeat() {
+        let ids: Vec<String> = (0..1000).map(|_| new_event_id()).collect();
+        let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+        for id in &ids {
+            assert_eq!(id.len(), 32);
+            assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+            assert_eq!(&id[12..13], "4", "version nibble of {id}");
+            assert!("89ab".contains(&id[16..17]), "variant nibble of {id}");
+        }
+    }
 
     #[test]
     fn fields_are_added_to_the_producers_json() {

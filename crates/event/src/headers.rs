@@ -5,8 +5,6 @@
 pub const FINGERPRINT: &str = "Faultline-Fingerprint";
 /// The event's id, set by error-ingest.
 pub const EVENT_ID: &str = "Faultline-Event-Id";
-/// When error-ingest accepted the event (RFC 3339).
-pub const RECEIVED_AT: &str = "Faultline-Received-At";
 /// The task's id, on task messages.
 pub const TASK_ID: &str = "Faultline-Task-Id";
 /// The filter's decision on a task message (`pass`, `flag`, `released`).
