@@ -29,6 +29,64 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// CPU time (user + system) a process has used so far, from
+/// `/proc/<pid>/stat` (`None` for this process); zero where `/proc` cannot
+/// be read. Resolution: one clock tick (10 ms; `USER_HZ` is 100 on Linux).
+pub fn cpu_time(pid: Option<u32>) -> Duration {
+    let path = pid.map_or_else(
+        || "/proc/self/stat".to_owned(),
+        |p| format!("/proc/{p}/stat"),
+    );
+    let Ok(stat) = std::fs::read_to_string(path) else {
+        return Duration::ZERO;
+    };
+    // The command name may hold spaces; the fields after it do not.
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+        return Duration::ZERO;
+    };
+    // After the name: state is field 3, utime field 14, stime field 15.
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
+/// CPU used by a set of processes between two moments.
+#[derive(Debug, Clone)]
+pub struct CpuMeter {
+    procs: Vec<(&'static str, Option<u32>)>,
+    start: Vec<Duration>,
+}
+
+impl CpuMeter {
+    /// Starts measuring `procs` (name, pid; `None` is this process).
+    pub fn start(procs: &[(&'static str, Option<u32>)]) -> Self {
+        Self {
+            procs: procs.to_vec(),
+            start: procs.iter().map(|(_, pid)| cpu_time(*pid)).collect(),
+        }
+    }
+
+    /// CPU microseconds per event of each process since the start, as
+    /// `name a, name b, …` for a table cell.
+    pub fn per_event(&self, events: usize) -> String {
+        #[allow(clippy::cast_precision_loss)]
+        let n = events.max(1) as f64;
+        self.procs
+            .iter()
+            .zip(&self.start)
+            .map(|((name, pid), start)| {
+                let used = cpu_time(*pid).saturating_sub(*start);
+                format!("{name} {:.0}", used.as_secs_f64() * 1e6 / n)
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// An open-loop schedule of `n` events at `rate` per second: event `i` is
 /// due at `start + i / rate`. A thread of its own hands out `(i, due time)`
 /// at each due time; latencies measured from the due time include any
