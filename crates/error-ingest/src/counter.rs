@@ -6,9 +6,9 @@
 //! environment and release seen), expiring `fingerprint_retention` after the
 //! last occurrence; and a sorted set of fingerprints by count for `?top=N`,
 //! trimmed to the largest [`TOP_KEEP`]. Once that set is full, a fingerprint
-//! whose count is not above the lowest score in it is not written to it (it
-//! would be trimmed off at once), so a flood of new fingerprints costs the
-//! set nothing.
+//! whose count is not above the lowest score in it is not written to it (on
+//! a tie the member already in the set stays), so a flood of new fingerprints
+//! costs the set one ZREM each of a member it does not hold.
 //!
 //! Counting is group-committed: the events being ingested at the same moment
 //! are counted together by one script run (one round trip, one script call
@@ -50,7 +50,7 @@ pub const QUEUE: usize = 8192;
 const RECORD: &str = r"
 local top = KEYS[1]
 -- Once the top set is full, a fingerprint whose count is not above the
--- lowest score would be trimmed off again at once: it is not written.
+-- lowest score is not written (on a tie, the member already there stays).
 local floor = -1
 if redis.call('ZCARD', top) >= tonumber(ARGV[2]) then
   local lowest = redis.call('ZRANGE', top, 0, 0, 'WITHSCORES')
@@ -72,6 +72,10 @@ local function record(key, a)
   if count > floor then
     redis.call('ZADD', top, count, ARGV[a + 4])
     trim = true
+  elseif count == 1 then
+    -- A new hash: any score the set still holds for this fingerprint is
+    -- from before its hash expired (removes nothing for a new one).
+    redis.call('ZREM', top, ARGV[a + 4])
   end
   return count
 end
@@ -98,7 +102,8 @@ if count <= 0 then
   redis.call('DEL', KEYS[1])
   redis.call('ZREM', KEYS[2], ARGV[1])
 else
-  redis.call('ZADD', KEYS[2], count, ARGV[1])
+  -- XX: only a fingerprint already in the top set gets its score back.
+  redis.call('ZADD', KEYS[2], 'XX', count, ARGV[1])
 end
 return count
 ";

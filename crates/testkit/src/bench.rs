@@ -37,21 +37,22 @@ pub fn cpu_time(pid: Option<u32>) -> Duration {
         || "/proc/self/stat".to_owned(),
         |p| format!("/proc/{p}/stat"),
     );
-    let Ok(stat) = std::fs::read_to_string(path) else {
-        return Duration::ZERO;
-    };
-    // The command name may hold spaces; the fields after it do not.
-    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-        return Duration::ZERO;
-    };
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|stat| stat_cpu(&stat))
+        .unwrap_or(Duration::ZERO)
+}
+
+/// User + system time of a `/proc/<pid>/stat` line.
+fn stat_cpu(stat: &str) -> Option<Duration> {
+    // The command name (field 2, in parentheses) may hold spaces and
+    // parentheses; the fields after its last `)` do not.
+    let rest = &stat[stat.rfind(')')? + 1..];
     // After the name: state is field 3, utime field 14, stime field 15.
-    let ticks: u64 = rest
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|f| f.parse::<u64>().ok())
-        .sum();
-    Duration::from_millis(ticks * 10)
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
 }
 
 /// CPU used by a set of processes between two moments.
@@ -181,6 +182,15 @@ pub async fn post_open_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_time_is_read_after_the_command_name() {
+        // pid, comm with a space and parentheses, state, then fields 4..13,
+        // utime (field 14) = 250 ticks, stime (field 15) = 50 ticks.
+        let line = "42 (tokio (rt) 1) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3";
+        assert_eq!(stat_cpu(line), Some(Duration::from_millis(3000)));
+        assert_eq!(stat_cpu("42 (x) S 1"), None);
+    }
 
     #[test]
     fn percentiles_of_sorted_latencies() {
