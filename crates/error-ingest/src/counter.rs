@@ -50,13 +50,13 @@ pub const QUEUE: usize = 8192;
 const RECORD: &str = r"
 local top = KEYS[1]
 -- Once the top set is full, a fingerprint whose count is not above the
--- lowest score is not written (on a tie, the member already there stays).
+-- score of its last kept place is not written (on a tie, the member already
+-- there stays). That place exists only when the set is full.
 local floor = -1
-if redis.call('ZCARD', top) >= tonumber(ARGV[2]) then
-  local lowest = redis.call('ZRANGE', top, 0, 0, 'WITHSCORES')
-  if lowest[2] then
-    floor = tonumber(lowest[2])
-  end
+local last_kept = tonumber(ARGV[2]) - 1
+local kth = redis.call('ZREVRANGE', top, last_kept, last_kept, 'WITHSCORES')
+if kth[2] then
+  floor = tonumber(kth[2])
 end
 local trim = false
 local function record(key, a)
