@@ -187,44 +187,6 @@ fn events(n: usize, duplicates: f64, tag: &str) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Closed loop over `POST /v1/errors`, one event per request.
-async fn flat_out(
-    addr: &str,
-    n: usize,
-    conns: usize,
-    duplicates: f64,
-    tag: &str,
-    procs: &Procs,
-) -> Stats {
-    let bodies = Arc::new(events(n, duplicates, tag));
-    let next = Arc::new(AtomicUsize::new(0));
-    let mut tasks = Vec::new();
-    let cpu = CpuMeter::start(procs);
-    let started = Instant::now();
-    for _ in 0..conns {
-        let (addr, next, bodies) = (addr.to_owned(), next.clone(), bodies.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut conn = Conn::open(&addr, KEY).await;
-            let mut lat = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= n {
-                    return lat;
-                }
-                let t = Instant::now();
-                let status = conn.post("/v1/errors", &bodies[i]).await;
-                assert_eq!(status, 202, "flat out: status {status}");
-                lat.push(t.elapsed());
-            }
-        }));
-    }
-    let mut lat = Vec::with_capacity(n);
-    for t in tasks {
-        lat.extend(t.await.expect("client"));
-    }
-    stats(n, started.elapsed(), lat, &cpu)
-}
-
 /// A `:batch` body of the events `items` of `bodies`.
 fn batch_body(bodies: &[Vec<u8>], items: impl Iterator<Item = usize>) -> Vec<u8> {
     let mut body = b"[".to_vec();
@@ -256,6 +218,22 @@ async fn post_batch(conn: &mut Conn, body: &[u8], len: usize) {
     );
 }
 
+/// Closed loop over `POST /v1/errors`, one event per request.
+async fn flat_out(
+    addr: &str,
+    n: usize,
+    conns: usize,
+    duplicates: f64,
+    tag: &str,
+    procs: &Procs,
+) -> Stats {
+    let requests = events(n, duplicates, tag)
+        .into_iter()
+        .map(|body| (body, 1))
+        .collect();
+    closed_loop(addr, conns, Way::Single, requests, procs).await
+}
+
 /// Closed loop over `POST /v1/errors:batch` with `per_batch` events per
 /// request; latency is per request.
 async fn batched(
@@ -268,37 +246,72 @@ async fn batched(
     procs: &Procs,
 ) -> Stats {
     let bodies = events(n, duplicates, tag);
-    let batches: Arc<Vec<Vec<u8>>> = Arc::new(
-        (0..n.div_ceil(per_batch))
-            .map(|b| batch_body(&bodies, b * per_batch..((b + 1) * per_batch).min(n)))
-            .collect(),
-    );
+    let requests = (0..n.div_ceil(per_batch))
+        .map(|b| {
+            let items = b * per_batch..((b + 1) * per_batch).min(n);
+            (batch_body(&bodies, items.clone()), items.len())
+        })
+        .collect();
+    closed_loop(addr, conns, Way::Batch, requests, procs).await
+}
+
+/// How a run sends its events.
+#[derive(Debug, Clone, Copy)]
+enum Way {
+    /// `POST /v1/errors`, one event per request.
+    Single,
+    /// `POST /v1/errors:batch`.
+    Batch,
+}
+
+/// Sends one request of `events` events and checks that all were accepted.
+async fn send(conn: &mut Conn, way: Way, body: &[u8], events: usize) {
+    match way {
+        Way::Single => {
+            let status = conn.post("/v1/errors", body).await;
+            assert_eq!(status, 202, "flat out: status {status}");
+        }
+        Way::Batch => post_batch(conn, body, events).await,
+    }
+}
+
+/// Sends every request (body, events in it) flat out over `conns`
+/// keep-alive connections, each taking the next unsent request as soon as
+/// its last one is answered. Latency is per request; the rate per event.
+async fn closed_loop(
+    addr: &str,
+    conns: usize,
+    way: Way,
+    requests: Vec<(Vec<u8>, usize)>,
+    procs: &Procs,
+) -> Stats {
+    let events: usize = requests.iter().map(|(_, n)| n).sum();
+    let requests = Arc::new(requests);
     let next = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     let cpu = CpuMeter::start(procs);
     let started = Instant::now();
     for _ in 0..conns {
-        let (addr, next, batches) = (addr.to_owned(), next.clone(), batches.clone());
+        let (addr, next, requests) = (addr.to_owned(), next.clone(), requests.clone());
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::open(&addr, KEY).await;
             let mut lat = Vec::new();
             loop {
-                let b = next.fetch_add(1, Ordering::Relaxed);
-                if b >= batches.len() {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((body, n)) = requests.get(i) else {
                     return lat;
-                }
-                let len = per_batch.min(n - b * per_batch);
+                };
                 let t = Instant::now();
-                post_batch(&mut conn, &batches[b], len).await;
+                send(&mut conn, way, body, *n).await;
                 lat.push(t.elapsed());
             }
         }));
     }
-    let mut lat = Vec::new();
+    let mut lat = Vec::with_capacity(requests.len());
     for t in tasks {
         lat.extend(t.await.expect("client"));
     }
-    stats(n, started.elapsed(), lat, &cpu)
+    stats(events, started.elapsed(), lat, &cpu)
 }
 
 /// Open loop at `rate` events/s through `:batch`, as a producer's SDK
