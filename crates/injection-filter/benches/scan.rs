@@ -218,6 +218,56 @@ fn phases(size: usize, budget: Duration) -> [f64; 3] {
     t.map(|d| d.as_nanos() as f64 / n as f64 / size as f64)
 }
 
+struct EventRow {
+    texts: usize,
+    eps: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+/// The service's cost per event: an error event of 2 KiB as the pipeline bench sends it (a
+/// message, environment, release, fingerprint, context and a long stack), every text of it
+/// scanned alone and all of them joined, as the filter service does.
+fn event_row(budget: Duration) -> EventRow {
+    use faultline_injection_filter::{event_json_fields, scan_event_json, Thresholds};
+    let events: Vec<serde_json::Value> = (0..VARIANTS)
+        .map(|i| {
+            let frame = "  at charge (billing/charge.py:118) in PaymentClient.call; ";
+            serde_json::json!({
+                "error": "TimeoutError: upstream payment-service did not answer",
+                "environment": "production",
+                "release": "4.2.0",
+                "fingerprint": [format!("e2e-1-{i}")],
+                "context": {"request_id": format!("bench-{i:06}"), "file": "billing/charge.py", "line": 118},
+                "stack": frame.chars().cycle().take(1800).collect::<String>(),
+            })
+        })
+        .collect();
+    let t = Thresholds::default();
+    for e in &events {
+        black_box(scan_event_json(e, &t));
+    }
+    let mut lat: Vec<Duration> = Vec::new();
+    let start = Instant::now();
+    let mut i = 0;
+    while start.elapsed() < budget || lat.len() < 2 * VARIANTS {
+        let t0 = Instant::now();
+        black_box(scan_event_json(black_box(&events[i % VARIANTS]), &t));
+        lat.push(t0.elapsed());
+        i += 1;
+    }
+    let total: Duration = lat.iter().sum();
+    let n = lat.len();
+    lat.sort_unstable();
+    let pct = |p: f64| lat[((n - 1) as f64 * p).round() as usize];
+    EventRow {
+        texts: event_json_fields(&events[0]).len(),
+        eps: n as f64 / total.as_secs_f64(),
+        p50: pct(0.5),
+        p99: pct(0.99),
+    }
+}
+
 fn human(size: usize) -> String {
     if size >= 1024 {
         format!("{} KiB", size / 1024)
@@ -257,6 +307,14 @@ fn main() {
             r.ns_per_byte / r.floor_ns_per_byte
         );
     }
+    let ev = event_row(budget);
+    println!(
+        "2 KiB error event, {} texts scanned alone and joined (scan_event_json): {:.0} events/s, p50 {:.1} us, p99 {:.1} us",
+        ev.texts,
+        ev.eps,
+        ev.p50.as_secs_f64() * 1e6,
+        ev.p99.as_secs_f64() * 1e6
+    );
     if std::env::var_os("SCAN_BENCH_PHASES").is_some() {
         for &s in &sizes {
             let [v, r, m] = phases(s, budget);
