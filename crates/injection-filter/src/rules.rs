@@ -2356,7 +2356,11 @@ fn compiled() -> &'static Compiled {
             .collect();
         let sup = SUPPRESSIONS
             .iter()
-            .map(|&(id, p, ids)| (id, Regex::new(p).expect("suppression builds"), ids))
+            // Matched on the original text, often not ASCII: ASCII word boundaries, as above.
+            .map(|&(id, p, ids)| {
+                let re = Regex::new(&p.replace(r"\b", r"(?-u:\b)")).expect("suppression builds");
+                (id, re, ids)
+            })
             .collect();
         Compiled {
             lexicon,
