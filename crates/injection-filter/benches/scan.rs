@@ -152,25 +152,35 @@ struct Row {
     floor_ns_per_byte: f64,
 }
 
-fn measure(size: usize, budget: Duration) -> Row {
-    let texts: Vec<String> = (0..VARIANTS).map(|i| text(i as u64 + 1, size)).collect();
-    // Warm up (lazy statics, regex caches).
-    for t in &texts {
-        black_box(scan_text(t));
+/// Latencies of `call(i)` over the inputs `i` in `0..VARIANTS` in turn, after one warm-up call
+/// each (lazy statics, regex caches), for `budget` and at least two rounds: their sum and the
+/// sorted latencies.
+fn timed(budget: Duration, mut call: impl FnMut(usize)) -> (Duration, Vec<Duration>) {
+    for i in 0..VARIANTS {
+        call(i);
     }
     let mut lat: Vec<Duration> = Vec::new();
     let start = Instant::now();
-    let mut i = 0;
     while start.elapsed() < budget || lat.len() < 2 * VARIANTS {
-        let t = &texts[i % VARIANTS];
         let t0 = Instant::now();
-        black_box(scan_text(black_box(t)));
+        call(lat.len() % VARIANTS);
         lat.push(t0.elapsed());
-        i += 1;
     }
-    let total: Duration = lat.iter().sum();
+    let total = lat.iter().sum();
     lat.sort_unstable();
-    let pct = |p: f64| lat[((lat.len() - 1) as f64 * p).round() as usize];
+    (total, lat)
+}
+
+/// The `p` quantile of sorted latencies.
+fn pct(lat: &[Duration], p: f64) -> Duration {
+    lat[((lat.len() - 1) as f64 * p).round() as usize]
+}
+
+fn measure(size: usize, budget: Duration) -> Row {
+    let texts: Vec<String> = (0..VARIANTS).map(|i| text(i as u64 + 1, size)).collect();
+    let (total, lat) = timed(budget, |i| {
+        black_box(scan_text(black_box(&texts[i])));
+    });
     // Floor: one substring search over the same bytes (memchr-based, SIMD).
     let mut floor_iters = 0u64;
     let f0 = Instant::now();
@@ -185,8 +195,8 @@ fn measure(size: usize, budget: Duration) -> Row {
     Row {
         size,
         eps: n / total.as_secs_f64(),
-        p50: pct(0.50),
-        p99: pct(0.99),
+        p50: pct(&lat, 0.50),
+        p99: pct(&lat, 0.99),
         ns_per_byte: total.as_nanos() as f64 / n / size as f64,
         floor_ns_per_byte: floor.as_nanos() as f64 / floor_iters as f64 / size as f64,
     }
@@ -244,27 +254,14 @@ fn event_row(budget: Duration) -> EventRow {
         })
         .collect();
     let t = Thresholds::default();
-    for e in &events {
-        black_box(scan_event_json(e, &t));
-    }
-    let mut lat: Vec<Duration> = Vec::new();
-    let start = Instant::now();
-    let mut i = 0;
-    while start.elapsed() < budget || lat.len() < 2 * VARIANTS {
-        let t0 = Instant::now();
-        black_box(scan_event_json(black_box(&events[i % VARIANTS]), &t));
-        lat.push(t0.elapsed());
-        i += 1;
-    }
-    let total: Duration = lat.iter().sum();
-    let n = lat.len();
-    lat.sort_unstable();
-    let pct = |p: f64| lat[((n - 1) as f64 * p).round() as usize];
+    let (total, lat) = timed(budget, |i| {
+        black_box(scan_event_json(black_box(&events[i]), &t));
+    });
     EventRow {
         texts: event_json_fields(&events[0]).len(),
-        eps: n as f64 / total.as_secs_f64(),
-        p50: pct(0.5),
-        p99: pct(0.99),
+        eps: lat.len() as f64 / total.as_secs_f64(),
+        p50: pct(&lat, 0.5),
+        p99: pct(&lat, 0.99),
     }
 }
 
