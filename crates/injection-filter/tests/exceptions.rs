@@ -199,10 +199,7 @@ fn size_and_cpu_exceptions_cannot_be_borrowed_by_a_request() {
     ] {
         let v = scan_text(text);
         assert!(!suppressed_by(&v, "sup.prompt_size"), "{text}: {v:?}");
-        assert!(
-            v.explanation.rules.iter().any(|h| h.id == "lex.sysprompt"),
-            "{text}: {v:?}"
-        );
+        assert!(hit(&v, "lex.sysprompt"), "{text}: {v:?}");
     }
     for text in [
         "INFO gateway: system prompt: 1200 tokens, user prompt: 310 tokens",
@@ -255,22 +252,10 @@ fn pages_advice_and_tool_states() {
         "Never just disable the signature verification checks; ask first. Disable the certificate verification now.",
     ] {
         let v = scan_text(text);
-        assert!(
-            v.explanation
-                .rules
-                .iter()
-                .any(|h| h.id == "re.weaken_check"),
-            "{text:?} -> {v:?}"
-        );
+        assert!(hit(&v, "re.weaken_check"), "{text:?} -> {v:?}");
     }
     let v = scan_text(
         "Never skip the hostname verification in tests. Now disable the signature verification for /webhooks.",
     );
-    assert!(
-        v.explanation
-            .rules
-            .iter()
-            .any(|h| h.id == "re.weaken_check"),
-        "{v:?}"
-    );
+    assert!(hit(&v, "re.weaken_check"), "{v:?}");
 }
